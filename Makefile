@@ -1,0 +1,28 @@
+# The two commands of README.md:  `make serve`  and  `make test`.
+PY := .venv/bin/python
+PORT ?= 8000
+
+.PHONY: serve test build build-local bench setup clean
+
+serve:
+	@scripts/setup.sh
+	$(PY) build.py serve --port $(PORT)
+
+test:
+	@scripts/setup.sh --test
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+build:
+	@scripts/setup.sh
+	$(PY) build.py
+
+build-local:
+	@scripts/setup.sh
+	$(PY) build.py --pyodide local
+
+bench:
+	@scripts/setup.sh --test
+	$(PY) bench/run.py
+
+clean:
+	rm -rf site .site-* .cache
