@@ -1,0 +1,1 @@
+"""The site generator: load -> validate -> render -> write (see build.py)."""

@@ -1,0 +1,123 @@
+"""``python build.py serve``: build, serve on 127.0.0.1, rebuild on change.
+
+A broken edit keeps the last good site online; every HTML page then shows the build's diagnostics in a banner
+(injected by the server, so the site itself stays CSP-clean), and pages reload themselves after each rebuild."""
+from __future__ import annotations
+
+import html
+import io
+import sys
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+from .pipeline import Options
+
+WATCHED = ("content", "templates", "demos", "sitegen", "connections.yaml", "MATH_CONVENTIONS.md")
+
+# the only script added in serve mode: polls the build counter and reloads after a rebuild
+RELOAD_JS = """(function(){var v=null;function tick(){fetch('/__build__',{cache:'no-store'}).then(function(r){return r.text()})
+.then(function(t){if(v!==null&&t!==v){location.reload()}v=t}).catch(function(){}).finally(function(){setTimeout(tick,1000)})}tick()})();"""
+
+
+class State:
+    def __init__(self) -> None:
+        self.generation = 0
+        self.error: str | None = None
+        self.lock = threading.Lock()
+
+
+def make_handler(root: Path, state: State):
+    class Handler(SimpleHTTPRequestHandler):
+        extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript",
+                          ".wasm": "application/wasm", ".js": "text/javascript"}
+
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(root), **kw)
+
+        def log_message(self, fmt, *args):  # quiet
+            pass
+
+        def end_headers(self):
+            self.send_header("Cache-Control", "no-cache")
+            super().end_headers()
+
+        def do_GET(self):
+            path = self.path.split("?", 1)[0]
+            if path == "/__build__":
+                return self._send(str(state.generation).encode(), "text/plain")
+            if path == "/__reload.js":
+                return self._send(RELOAD_JS.encode(), "text/javascript")
+            target = Path(self.translate_path(path))
+            if target.is_dir():
+                target = target / "index.html"
+            if target.suffix == ".html" and target.is_file():
+                return self._send(self._inject(target.read_text(encoding="utf-8")).encode(), "text/html; charset=utf-8")
+            if not target.exists() and not path.startswith("/__"):
+                nf = root / "404.html"
+                if nf.exists():
+                    return self._send(self._inject(nf.read_text(encoding="utf-8")).encode(),
+                                      "text/html; charset=utf-8", 404)
+            return super().do_GET()
+
+        def _inject(self, page: str) -> str:
+            extra = '<script src="/__reload.js"></script>'
+            if state.error:
+                extra += ('<div class="build-error" role="alert"><p><strong>Build failed</strong> — still serving the '
+                          'last good build. Fix the problems below and save.</p><pre>'
+                          f"{html.escape(state.error)}</pre></div>")
+            return page.replace("</body>", extra + "</body>", 1) if "</body>" in page else page + extra
+
+        def _send(self, body: bytes, ctype: str, code: int = 200):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+def serve(opts: Options, *, port: int, run_build: Callable[[Options], int]) -> int:
+    state = State()
+
+    def rebuild() -> None:
+        buf = io.StringIO()
+        old_err = sys.stderr
+        sys.stderr = buf
+        try:
+            code = run_build(opts)
+        finally:
+            sys.stderr = old_err
+        with state.lock:
+            state.error = buf.getvalue().strip() if code else None
+            state.generation += 1
+        if code:
+            print(buf.getvalue(), file=sys.stderr, end="")
+
+    rebuild()
+    if not opts.out.exists():
+        print("nothing to serve yet: the first build failed; fix the problems above (watching for changes)")
+        opts.out.mkdir(parents=True, exist_ok=True)
+    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(opts.out, state))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"serving {opts.out} at http://127.0.0.1:{port}/  (Ctrl-C to stop; rebuilding on change)")
+    try:
+        from watchfiles import watch
+        paths = [str(opts.project / p) for p in WATCHED if (opts.project / p).exists()]
+        for changes in watch(*paths, watch_filter=partial(_relevant, opts.project)):
+            names = sorted({Path(c[1]).name for c in changes})
+            print(f"changed: {', '.join(names)} -> rebuilding")
+            rebuild()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    return 0
+
+
+def _relevant(project: Path, change, path: str) -> bool:
+    p = Path(path)
+    return not (p.name.startswith(".") or p.suffix in (".pyc", ".swp", ".tmp") or "__pycache__" in p.parts)
