@@ -22,7 +22,9 @@ PROJECT = Path(__file__).resolve().parent
 
 
 def options(args: argparse.Namespace) -> Options:
-    return Options(project=PROJECT, out=Path(args.out).resolve(), pyodide=args.pyodide,
+    project = Path(args.project).resolve()
+    out = Path(args.out).resolve() if args.out else project / "site"
+    return Options(project=project, out=out, pyodide=args.pyodide,
                    base_url=args.base_url, search=not args.no_search)
 
 
@@ -43,7 +45,8 @@ def run_build(opts: Options) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", nargs="?", choices=["build", "serve"], default="build")
-    parser.add_argument("--out", default=str(PROJECT / "site"), help="output directory (default: site/)")
+    parser.add_argument("--out", default=None, help="output directory (default: site/ of the project)")
+    parser.add_argument("--project", default=str(PROJECT), help=argparse.SUPPRESS)  # tests build fixture projects
     parser.add_argument("--pyodide", choices=["cdn", "local"], default=None,
                         help="where the browser loads Pyodide from (default: cdn for build, local for serve)")
     parser.add_argument("--base-url", default="https://grpo-explainer.example/",

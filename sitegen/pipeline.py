@@ -405,3 +405,27 @@ def build(opts: Options) -> Result:
     write(opts, pages, info)
     return Result(opts.out, [p.path for p in pages], time.perf_counter() - t0,
                   {"math": info["n_math"], "demos": info["demos"]})
+
+
+def render_fragment(text: str, *, project: Path, references: dict[str, Any] | None = None,
+                    chapter_files: dict[str, str] | None = None, demo_names: set[str] | None = None) -> str:
+    """Render one Markdown fragment exactly as a chapter body is rendered (used by the golden tests).
+    Demo blocks are left as their placeholder comments. Raises BuildFailed on any problem."""
+    diags = Diagnostics(project)
+    path = project / "content" / "fragment.md"
+    mdown.lint_source(text, 1, path, diags)
+    macros = load_macros(project / "MATH_CONVENTIONS.md", diags)
+    cache: dict = {}
+    styles = StyleClasses()
+    md = mdown.make_parser(lambda tex, display, env: cache.get((tex, display), "?"))
+    doc = mdown.ChapterDoc(slug="fragment", path=path, tokens=md.parse(text, {}), body_line=1, env={"root": "../"})
+    mdown.resolve(doc, project=project, chapter_files={"fragment": "fragment", **(chapter_files or {})},
+                  references=references or {}, demo_names=demo_names or set(), diags=diags)
+    items = list({(m.tex, m.display): m for m in doc.math}.values())
+    for item, res in zip(items, render_batch(items, macros, project / "node_modules")):
+        if "html" in res:
+            cache[(item.tex, item.display)] = styles.rewrite(res["html"])
+        else:
+            diags.add(path, item.line, "tex", res["error"])
+    diags.raise_if_any()
+    return mdown.render(md, doc)

@@ -1,0 +1,67 @@
+"""Shared fixtures: a small project to build (the real templates, demos and macros; fixture chapters)."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@dataclass
+class Project:
+    root: Path
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+    def build(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "build.py"), "--project", str(self.root),
+                               "--no-search", *args], capture_output=True, text=True, check=False)
+
+    def edit(self, rel: str, old: str, new: str) -> None:
+        p = self.root / rel
+        text = p.read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {rel}"
+        p.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    def line_of(self, rel: str, needle: str) -> int:
+        for i, line in enumerate((self.root / rel).read_text(encoding="utf-8").split("\n"), 1):
+            if needle in line:
+                return i
+        raise AssertionError(f"{needle!r} not in {rel}")
+
+    def snapshot(self) -> dict[str, str]:
+        return {p.relative_to(self.site).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(self.site.rglob("*")) if p.is_file()}
+
+
+def make_project(tmp: Path) -> Project:
+    """A copy of the mini fixture site with the real templates (copied: tests may break them) and
+    links to the real demos/, node_modules/ and the macros."""
+    shutil.copytree(FIXTURES / "mini", tmp, dirs_exist_ok=True)
+    shutil.copytree(ROOT / "templates", tmp / "templates")
+    shutil.copy2(ROOT / "MATH_CONVENTIONS.md", tmp / "MATH_CONVENTIONS.md")
+    for name in ("demos", "node_modules"):
+        os.symlink(ROOT / name, tmp / name)
+    return Project(tmp)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return make_project(tmp_path / "proj")
+
+
+@pytest.fixture
+def built(project: Project) -> Project:
+    r = project.build()
+    assert r.returncode == 0, r.stderr
+    return project
