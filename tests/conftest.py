@@ -65,3 +65,66 @@ def built(project: Project) -> Project:
     r = project.build()
     assert r.returncode == 0, r.stderr
     return project
+
+
+# ---------------------------------------------------------------------------- the real site, built once
+
+def _build_real_site(out: Path) -> Path:
+    r = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(out), "--pyodide", "local"],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, f"the real site does not build:\n{r.stderr}"
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_site(tmp_path_factory) -> Path:
+    """The project's own site, built once per test process with self-hosted Pyodide and the search index."""
+    return _build_real_site(tmp_path_factory.mktemp("real") / "site")
+
+
+@dataclass
+class Served:
+    root: Path
+    url: str          # http://127.0.0.1:PORT/
+
+
+@pytest.fixture(scope="session")
+def served_site(real_site: Path):
+    """The real site served on 127.0.0.1 (a plain static server, like any static host)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(SimpleHTTPRequestHandler):
+        extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript",
+                          ".js": "text/javascript", ".wasm": "application/wasm"}
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(real_site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Served(real_site, f"http://127.0.0.1:{server.server_address[1]}/")
+    server.shutdown()
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def chromium_path() -> str:
+    for p in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+              shutil.which("chromium-browser")):
+        if p and Path(p).exists():
+            return p
+    pytest.fail("Chromium is not installed: run scripts/setup.sh --test (make test does)")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (its own browser download does not work here)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
