@@ -1,0 +1,136 @@
+// The page's one Python runtime: a module Web Worker running Pyodide (see worker.mjs).
+// Started on demand (start()), reports named stages to listeners, answers calls with a timeout,
+// and restarts itself if a call never returns (e.g. an infinite loop in code the reader edited).
+
+export const STAGES = ["runtime", "numpy", "code", "live"];
+export const STAGE_LABELS = {
+  runtime: "Python runtime",
+  numpy: "numpy",
+  code: "demo code",
+  live: "live",
+};
+export const CALL_TIMEOUT_MS = 10000;
+const BOOT_TIMEOUT_MS = 120000;
+const DEMO_FILES = ["grpo_core.py", "memory.py", "policy_dynamics.py", "web.py"];
+
+export class Runtime {
+  // config: {mode, indexURL (absolute), integrity, demosURL (absolute, ends with /), workerURL}
+  constructor(config) {
+    this.config = config;
+    this.worker = null;
+    this.stage = "static"; // static | runtime | numpy | code | live | error
+    this.error = null;
+    this.listeners = new Set();
+    this.pending = new Map();
+    this.nextId = 1;
+    this.bootTimer = 0;
+    this.startedAt = 0;
+  }
+
+  onChange(fn) {
+    this.listeners.add(fn);
+    fn(this.stage, this.error);
+  }
+
+  setStage(stage, error = null) {
+    this.stage = stage;
+    this.error = error;
+    for (const fn of this.listeners) fn(stage, error);
+  }
+
+  get live() {
+    return this.stage === "live";
+  }
+
+  start() {
+    if (this.worker) return;
+    this.startedAt = performance.now();
+    performance.mark("demo-runtime-start");
+    let worker;
+    try {
+      worker = new Worker(this.config.workerURL, { type: "module", name: "pyodide-demos" });
+    } catch (err) {
+      this.setStage("error", { stage: "runtime", message: "this browser cannot start a module worker" });
+      return;
+    }
+    this.worker = worker;
+    worker.onmessage = (event) => this.receive(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.fail("runtime", event.message || "the worker script could not be loaded");
+    };
+    worker.onmessageerror = () => this.fail(this.stage, "a message could not be read");
+    this.bootTimer = setTimeout(() => this.fail(this.stage, "loading took too long"), BOOT_TIMEOUT_MS);
+    this.setStage("runtime");
+    const files = DEMO_FILES.map((name) => ({ name, url: this.config.demosURL + name }));
+    worker.postMessage({ type: "boot", indexURL: this.config.indexURL, integrity: this.config.integrity, files });
+  }
+
+  receive(msg) {
+    if (msg.type === "stage") {
+      if (msg.stage === "live") {
+        clearTimeout(this.bootTimer);
+        performance.mark("demo-runtime-live");
+      }
+      this.setStage(msg.stage);
+    } else if (msg.type === "boot-error") {
+      this.fail(msg.stage, msg.message);
+    } else if (msg.type === "result") {
+      const entry = this.pending.get(msg.id);
+      if (!entry) return;
+      this.pending.delete(msg.id);
+      clearTimeout(entry.timer);
+      if (msg.ok) entry.resolve(msg.value);
+      else entry.reject(new PythonError(msg.error));
+    }
+  }
+
+  stop() {
+    clearTimeout(this.bootTimer);
+    if (this.worker) this.worker.terminate();
+    this.worker = null;
+    for (const entry of this.pending.values()) {
+      clearTimeout(entry.timer);
+      entry.reject(new RuntimeGone("the Python runtime was restarted"));
+    }
+    this.pending.clear();
+  }
+
+  fail(stage, message) {
+    this.stop();
+    this.setStage("error", { stage, message });
+  }
+
+  retry() {
+    this.stop();
+    this.start();
+  }
+
+  send(msg, timeoutMs) {
+    if (!this.live) return Promise.reject(new RuntimeGone("the Python runtime is not ready"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TimedOut(`Python did not answer within ${timeoutMs / 1000} s, so the runtime was restarted with the original code`));
+        this.retry();
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.worker.postMessage(Object.assign({ id }, msg));
+    });
+  }
+
+  // demos.web.<fn>(payload) -> parsed JSON result
+  call(fn, payload, timeoutMs = CALL_TIMEOUT_MS) {
+    return this.send({ type: "call", fn, payload: JSON.stringify(payload) }, timeoutMs);
+  }
+
+  // replace demos/<name> in the worker and re-import the demo modules
+  source(name, source, timeoutMs = CALL_TIMEOUT_MS) {
+    return this.send({ type: "source", name, source }, timeoutMs);
+  }
+}
+
+export class PythonError extends Error {}
+export class RuntimeGone extends Error {}
+export class TimedOut extends Error {}

@@ -1,0 +1,211 @@
+// What every demo figure shares: the status line with named stages and retry, the Demo/Python tabs,
+// the editable code, the error box, the URL-hash state and the coalesced request loop.
+import { STAGES, STAGE_LABELS, TimedOut, RuntimeGone } from "./runtime.js";
+import { readHashState, writeHashState } from "./hash-state.js";
+import { el } from "./svg.js";
+
+const STATIC_TEXT = "Static figure computed at build time by CPython numpy.";
+
+export class DemoShell {
+  // spec: {fn, payload() -> object, render(result), onLive?()}
+  constructor(figure, runtime, spec) {
+    this.figure = figure;
+    this.runtime = runtime;
+    this.spec = spec;
+    this.name = figure.dataset.demo;
+    this.inflight = false;
+    this.dirty = false;
+    this.frame = 0;
+    this.lastAnnounce = 0;
+    this.status = figure.querySelector(".demo-status");
+    this.errorBox = figure.querySelector(".demo-error");
+    this.buildStatus();
+    this.buildTabs();
+    this.buildCode();
+    runtime.onChange((stage, error) => this.onStage(stage, error));
+  }
+
+  // ----- status: static -> loading (runtime, numpy, demo code) -> live | error -----
+  buildStatus() {
+    this.statusText = el("span", { class: "demo-status-text" }, STATIC_TEXT);
+    this.stageList = el("ol", { class: "demo-stages", "aria-label": "Loading stages" });
+    this.stageItems = {};
+    for (const s of STAGES) {
+      const li = el("li", { "data-stage": s }, STAGE_LABELS[s]);
+      this.stageItems[s] = li;
+      this.stageList.append(li);
+    }
+    this.retryButton = el("button", { type: "button", class: "demo-retry", hidden: "" }, "Retry");
+    this.retryButton.addEventListener("click", () => this.runtime.retry());
+    this.startButton = el("button", { type: "button", class: "demo-start" }, "Run live");
+    this.startButton.addEventListener("click", () => this.runtime.start());
+    this.status.replaceChildren(this.statusText, this.stageList, this.startButton, this.retryButton);
+  }
+
+  onStage(stage, error) {
+    const f = this.figure;
+    const reached = STAGES.indexOf(stage);
+    for (const [i, s] of STAGES.entries()) {
+      const li = this.stageItems[s];
+      li.classList.toggle("done", reached > i || stage === "live");
+      li.classList.toggle("current", s === stage && stage !== "live");
+      li.classList.toggle("failed", stage === "error" && error && error.stage === s);
+    }
+    this.retryButton.hidden = stage !== "error";
+    this.startButton.hidden = stage !== "static";
+    this.stageList.hidden = stage === "static";
+    if (stage === "static") {
+      f.dataset.state = "static";
+      this.statusText.textContent = STATIC_TEXT;
+    } else if (stage === "error") {
+      f.dataset.state = "error";
+      this.statusText.textContent = `Live Python could not load (${error.stage}: ${error.message}); this is the static build-time figure.`;
+    } else if (stage === "live") {
+      f.dataset.state = "live";
+      this.statusText.textContent = "Live: numpy is running in your browser.";
+      if (this.spec.onLive) this.spec.onLive();
+      this.update();
+    } else {
+      f.dataset.state = "loading";
+      this.statusText.textContent = `Static figure for now; loading live numpy: ${STAGE_LABELS[stage]}…`;
+    }
+  }
+
+  // ----- Demo / Python tabs (WAI-ARIA tabs; without JS both panels simply show) -----
+  buildTabs() {
+    const panels = [this.figure.querySelector(".demo-main"), this.figure.querySelector(".demo-code")];
+    const names = ["Demo", "Python"];
+    const list = el("div", { class: "demo-tabs", role: "tablist", "aria-label": "View" });
+    const tabs = panels.map((panel, i) => {
+      panel.id = panel.id || `${this.figure.id}-panel-${i}`;
+      panel.setAttribute("role", "tabpanel");
+      const tab = el("button", {
+        type: "button", role: "tab", id: `${panel.id}-tab`, "aria-controls": panel.id,
+        "aria-selected": i === 0 ? "true" : "false", tabindex: i === 0 ? "0" : "-1",
+      }, names[i]);
+      panel.setAttribute("aria-labelledby", tab.id);
+      panel.hidden = i !== 0;
+      list.append(tab);
+      return tab;
+    });
+    const select = (i) => tabs.forEach((t, j) => {
+      t.setAttribute("aria-selected", i === j ? "true" : "false");
+      t.tabIndex = i === j ? 0 : -1;
+      panels[j].hidden = i !== j;
+    });
+    tabs.forEach((tab, i) => {
+      tab.addEventListener("click", () => select(i));
+      tab.addEventListener("keydown", (e) => {
+        const k = { ArrowRight: 1, ArrowLeft: -1, Home: -i, End: tabs.length - 1 - i }[e.key];
+        if (k === undefined) return;
+        e.preventDefault();
+        const j = (i + k + tabs.length) % tabs.length;
+        select(j);
+        tabs[j].focus();
+      });
+    });
+    panels[0].before(list);
+  }
+
+  // ----- editable code: Run replaces the file in the worker and re-runs the demo -----
+  buildCode() {
+    const code = this.figure.querySelector(".demo-code");
+    this.editors = [...code.querySelectorAll("textarea[data-file]")].map((t) => ({ textarea: t, original: t.value, sent: t.value }));
+    this.codeOut = code.querySelector(".demo-code-output");
+    code.querySelector(".demo-run").addEventListener("click", () => this.runCode(false));
+    code.querySelector(".demo-reset").addEventListener("click", () => this.runCode(true));
+  }
+
+  async runCode(reset) {
+    this.runtime.start();
+    if (!this.runtime.live) {
+      this.codeOut.textContent = "The Python runtime is still loading; try again when the status says live.";
+      return;
+    }
+    this.codeOut.textContent = "Running…";
+    try {
+      for (const ed of this.editors) {
+        if (reset) ed.textarea.value = ed.original;
+        if (ed.textarea.value === ed.sent) continue;
+        await this.runtime.source(ed.textarea.dataset.file, ed.textarea.value);
+        ed.sent = ed.textarea.value;
+      }
+      const result = await this.runtime.call(this.spec.fn, this.spec.payload());
+      this.spec.render(result);
+      this.showError(null);
+      this.codeOut.textContent = reset ? "Original code restored and run." : "Ran your code: the demo above now uses it.";
+    } catch (err) {
+      if (err instanceof TimedOut) for (const ed of this.editors) ed.sent = ed.original;
+      this.showError(err);
+      this.codeOut.textContent = this.errorText(err);
+    }
+  }
+
+  errorText(err) {
+    return err instanceof RuntimeGone || err instanceof TimedOut ? err.message : `Python raised an error:\n${err.message}`;
+  }
+
+  showError(err) {
+    this.errorBox.hidden = !err;
+    this.errorBox.textContent = err ? this.errorText(err) : "";
+    this.figure.classList.toggle("has-error", Boolean(err));
+  }
+
+  // ----- coalesced requests: at most one call in flight, the newest state wins -----
+  update() {
+    this.dirty = true;
+    if (!this.runtime.live) this.figure.classList.add("is-pending");
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
+  }
+
+  flush() {
+    this.frame = 0;
+    if (!this.dirty || this.inflight) return;
+    if (!this.runtime.live) {
+      this.runtime.start();
+      return; // onStage("live") calls update() again
+    }
+    this.dirty = false;
+    this.inflight = true;
+    this.runtime.call(this.spec.fn, this.spec.payload())
+      .then((result) => {
+        this.figure.classList.remove("is-pending");
+        this.spec.render(result);
+        this.showError(null);
+      })
+      .catch((err) => this.showError(err))
+      .finally(() => {
+        this.inflight = false;
+        if (this.dirty) this.flush();
+      });
+  }
+
+  // polite, throttled announcements of the changing numbers (live region in the template)
+  announce(text) {
+    const region = this.figure.querySelector(".demo-announce");
+    clearTimeout(this.announceTimer);
+    this.announceTimer = setTimeout(() => { region.textContent = text; }, 700);
+  }
+
+  // ----- URL hash: #demo-NAME=<encoded>; bad value -> defaults + a visible note -----
+  readHash(parse) {
+    const raw = readHashState(this.name);
+    if (raw === null) return null;
+    try {
+      return parse(raw);
+    } catch (err) {
+      this.note(`The settings in the link could not be used (${err.message}); showing the defaults.`);
+      return null;
+    }
+  }
+
+  writeHash(value) {
+    writeHashState(this.name, value);
+  }
+
+  note(text) {
+    const box = this.figure.querySelector(".demo-note");
+    box.textContent = text;
+    box.hidden = !text;
+  }
+}

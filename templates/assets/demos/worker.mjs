@@ -1,0 +1,156 @@
+// Module Web Worker: boots Pyodide, installs numpy, loads the very files of demos/ and answers calls.
+// Protocol (all payloads are JSON strings, so nothing but strings crosses the boundary):
+//   in : {type: "boot", indexURL, integrity: {file: "sha384-..."}, files: [{name, url}]}
+//        {type: "call", id, fn, payload}          -> demos.web.<fn>(payload)
+//        {type: "source", id, name, source}       -> replace demos/<name> and re-import demos.*
+//   out: {type: "stage", stage}                    stage: runtime | numpy | code | live
+//        {type: "boot-error", stage, message}
+//        {type: "result", id, ok, value | error}
+// Runs only in the worker: code a reader edits never touches the page.
+
+const PYODIDE_VERSION = "0.27.7";
+const HOME = "/home/pyodide";
+const BOOTSTRAP = `
+import importlib, json, sys, traceback
+if ${JSON.stringify(HOME)} not in sys.path:
+    sys.path.insert(0, ${JSON.stringify(HOME)})
+
+def _import_web():
+    for name in [m for m in sys.modules if m == "demos" or m.startswith("demos.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    return importlib.import_module("demos.web")
+
+_web = _import_web()
+
+def _demo_call(fn, payload):
+    try:
+        return '{"ok": true, "value": ' + getattr(_web, fn)(payload) + "}"
+    except Exception as exc:
+        return json.dumps({"ok": False, "error": _short_traceback(exc)})
+
+def _demo_reload():
+    global _web
+    try:
+        _web = _import_web()
+        return '{"ok": true, "value": null}'
+    except BaseException as exc:
+        return json.dumps({"ok": False, "error": _short_traceback(exc)})
+
+def _short_traceback(exc):
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/demos/" in f.filename]
+    where = "".join(traceback.format_list(frames[-3:]))
+    return (where + "".join(traceback.format_exception_only(type(exc), exc))).strip()
+`;
+
+let pyodide = null;
+let callFn = null;
+let reloadFn = null;
+
+function post(msg) {
+  self.postMessage(msg);
+}
+
+// fetch() that enforces Subresource Integrity for the pinned runtime files (cdn and local mode alike).
+function pinnedFetch(integrity, baseURL) {
+  const plain = self.fetch.bind(self);
+  return (input, init) => {
+    const url = input instanceof Request ? input.url : String(input);
+    if (url.startsWith(baseURL)) {
+      const sri = integrity[url.slice(baseURL.length)];
+      if (sri) return plain(input, Object.assign({}, init, { integrity: sri }));
+    }
+    return plain(input, init);
+  };
+}
+
+// import() cannot carry an integrity attribute: fetch with integrity, then import the verified bytes.
+async function importVerified(url, sri) {
+  if (!sri) return import(url);
+  const response = await self.fetch(url, { integrity: sri });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  const blobURL = URL.createObjectURL(new Blob([await response.text()], { type: "text/javascript" }));
+  try {
+    return await import(blobURL);
+  } finally {
+    URL.revokeObjectURL(blobURL);
+  }
+}
+
+async function fetchText(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.text();
+}
+
+// Pyodide reports some failures through console.error/warn; collect them into the error we show instead.
+async function quietly(fn, notes) {
+  const saved = { error: console.error, warn: console.warn };
+  console.error = console.warn = (...args) => notes.push(args.map(String).join(" "));
+  try {
+    return await fn();
+  } finally {
+    console.error = saved.error;
+    console.warn = saved.warn;
+  }
+}
+
+async function boot({ indexURL, integrity = {}, files }) {
+  let stage = "runtime";
+  const notes = [];
+  try {
+    post({ type: "stage", stage });
+    self.fetch = pinnedFetch(integrity, indexURL);
+    const sources = Promise.all(files.map(async (f) => [f.name, await fetchText(f.url)]));
+    sources.catch(() => {}); // awaited below; avoid an unhandled rejection meanwhile
+    const asm = integrity["pyodide.asm.js"];
+    if (asm) await importVerified(indexURL + "pyodide.asm.js", asm); // defines globalThis._createPyodideModule
+    const { loadPyodide, version } = await importVerified(indexURL + "pyodide.mjs", integrity["pyodide.mjs"]);
+    if (version !== PYODIDE_VERSION) throw new Error(`expected Pyodide ${PYODIDE_VERSION}, got ${version}`);
+    pyodide = await quietly(() => loadPyodide({ indexURL, stdout: () => {}, stderr: () => {} }), notes);
+
+    stage = "numpy";
+    post({ type: "stage", stage });
+    await quietly(() => pyodide.loadPackage("numpy", { messageCallback: () => {}, errorCallback: (m) => notes.push(m) }), notes);
+    if (notes.length) throw new Error(notes.join("\n"));
+    pyodide.runPython("import numpy");
+
+    stage = "code";
+    post({ type: "stage", stage });
+    pyodide.FS.mkdirTree(HOME + "/demos");
+    for (const [name, text] of await sources) pyodide.FS.writeFile(`${HOME}/demos/${name}`, text);
+    pyodide.runPython(BOOTSTRAP);
+    callFn = pyodide.globals.get("_demo_call");
+    reloadFn = pyodide.globals.get("_demo_reload");
+
+    stage = "live";
+    post({ type: "stage", stage });
+  } catch (err) {
+    const detail = notes.length ? ` (${notes[0]})` : "";
+    post({ type: "boot-error", stage, message: String((err && err.message) || err).split("\n")[0] + detail });
+  }
+}
+
+function answer(id, json) {
+  const out = JSON.parse(json);
+  post({ type: "result", id, ok: out.ok, value: out.ok ? out.value : undefined, error: out.ok ? undefined : out.error });
+}
+
+// Failures surface as boot-error / result messages; a stray rejection inside Pyodide's loader must not
+// reach the page's console as an uncaught error.
+self.addEventListener("unhandledrejection", (event) => event.preventDefault());
+
+self.onmessage = async (event) => {
+  const msg = event.data;
+  if (msg.type === "boot") return boot(msg);
+  if (!callFn) return post({ type: "result", id: msg.id, ok: false, error: "Python runtime is not ready" });
+  try {
+    if (msg.type === "call") return answer(msg.id, callFn(msg.fn, msg.payload));
+    if (msg.type === "source") {
+      pyodide.FS.writeFile(`${HOME}/demos/${msg.name}`, msg.source);
+      return answer(msg.id, reloadFn());
+    }
+  } catch (err) {
+    post({ type: "result", id: msg.id, ok: false, error: String((err && err.message) || err) });
+  }
+};
