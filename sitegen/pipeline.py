@@ -94,13 +94,14 @@ def _demo_figures(project: Path, names: list[str], diags: Diagnostics, cache: Pa
     cached = cache / f"figures-{key}.json"
     if cached.exists():
         return json.loads(cached.read_text(encoding="utf-8"))
-    code = ("import json, sys, figures\n"
+    code = ("import json, sys\nfrom demos import figures\n"
             "code = getattr(figures, 'code_files', lambda n: [])\n"
             "out = {n: {'svg': figures.static_figure(n), 'state': figures.initial_state(n), 'code': list(code(n))}\n"
             "       for n in sys.argv[1:]}\n"
             "sys.stdout.write(json.dumps(out))\n")
-    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
-    proc = subprocess.run([sys.executable, "-c", code, *sorted(set(names))], cwd=demos, capture_output=True,
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+           "PYTHONPATH": str(project)}
+    proc = subprocess.run([sys.executable, "-c", code, *sorted(set(names))], cwd=project, capture_output=True,
                           text=True, encoding="utf-8", env=env, check=False)
     if proc.returncode != 0:
         tb = proc.stderr.strip().splitlines()
@@ -250,6 +251,8 @@ def gather(opts: Options) -> tuple[list[Page], dict[str, Any]]:
         body = mdown.render(md, doc)
 
         def render_demo(name: str, caption: str) -> str:
+            if name not in demo_names:   # reported by resolve()
+                return ""
             fig = figures.get(name, {"svg": "", "state": {}, "code": []})
             files = fig.get("code") or []
             code = {Path(f).name: demo_code[Path(f).name] for f in files if Path(f).name in demo_code}
