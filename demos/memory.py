@@ -121,6 +121,7 @@ def custom_config(
     hidden_act="silu",
     head_dim=None,
     name="custom",
+    hf_id="",
 ) -> ModelConfig:
     """A ModelConfig from the user's numbers, checked. num_key_value_heads defaults to num_attention_heads
     (multi-head attention); it must divide num_attention_heads. A non-"silu" hidden_act means a plain
@@ -145,6 +146,7 @@ def custom_config(
         hidden_act=str(hidden_act),
         gated_mlp=hidden_act in ("silu", "swiglu"),
         head_dim=None if head_dim is None else _positive_int(head_dim, "head_dim"),
+        hf_id=str(hf_id),
     )
 
 
@@ -164,6 +166,7 @@ def config_from_hf(config_json: dict, name: str = "custom") -> ModelConfig:
         hidden_act=config_json.get("hidden_act", "silu"),
         head_dim=config_json.get("head_dim"),
         name=config_json.get("name", name),
+        hf_id=config_json.get("hf_id", config_json.get("_name_or_path", "")),
     )
 
 
@@ -176,7 +179,7 @@ def resolve_model(model) -> ModelConfig:
             raise ValueError(f"unknown model {model!r}; presets: {list(PRESETS)}")
         return PRESETS[model]
     if isinstance(model, dict):
-        d = {k: v for k, v in model.items() if k not in ("gated_mlp", "hf_id")}
+        d = {k: v for k, v in model.items() if k != "gated_mlp"}
         return config_from_hf(d, d.get("name", "custom"))
     raise ValueError(f"model must be a preset name, a ModelConfig or a dict, got {type(model).__name__}")
 
@@ -462,7 +465,6 @@ def with_overrides(config, **changes) -> ModelConfig:
     """A copy of a config with some fields changed (e.g. a longer vocabulary), checked like custom_config."""
     d = {**asdict(resolve_model(config)), **changes}
     d.pop("gated_mlp", None)
-    d.pop("hf_id", None)
     return custom_config(**d)
 
 

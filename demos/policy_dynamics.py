@@ -14,6 +14,8 @@ Baselines, for comparison: "group" (GRPO), "leave_one_out" (RLOO), "none" (REINF
 Browser-friendly design: ``init_state(config)`` and ``step(state, config) -> (new_state, record)`` are pure;
 the state holds the generator's state explicitly (as strings, so it survives JSON), so stepping one by one
 equals ``run(config, n_steps)``. States, records and results are plain lists / floats / ints / strings.
+Under Pyodide (numpy 2.0.2, wasm) a run draws the same samples as under CPython; floats agree to ~1e-13
+(different libm), checked by running both.
 Imports numpy and the standard library only.
 """
 
@@ -98,7 +100,7 @@ def _rng_to_state(rng: np.random.Generator) -> dict:
 
 
 def _rng_from_state(d: dict) -> np.random.Generator:
-    bg = np.random.PCG64()
+    bg = np.random.PCG64(0)  # seeded: an unseeded PCG64 reads OS entropy (slow under Pyodide); state set next
     bg.state = {"bit_generator": "PCG64", "state": {"state": int(d["state"]), "inc": int(d["inc"])},
                 "has_uint32": int(d["has_uint32"]), "uinteger": int(d["uinteger"])}
     return np.random.Generator(bg)

@@ -49,6 +49,13 @@ def test_tiny_config_hand_count():
     assert mem.param_count(c) == 80 + 80 + 2 * 592 + 8
 
 
+def test_config_dict_round_trip():
+    from dataclasses import asdict
+
+    for config in mem.PRESETS.values():
+        assert mem.resolve_model(asdict(config)) == config
+
+
 def test_config_from_hf_matches_preset():
     cfg = {"model_type": "qwen2", "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
            "num_attention_heads": 28, "num_key_value_heads": 4, "vocab_size": 152064,
