@@ -69,7 +69,7 @@ def _group_state() -> dict:
             "rewards": rewards,
         }
     options = dict(DEFAULT_OPTIONS, rewards=groups["mixed"]["rewards"])
-    result = json.loads(web.advantages(json.dumps(options)))
+    result = json.loads(web.advantages_json(json.dumps(options)))
     return {
         "problem": PROBLEM,
         "rubric": RUBRIC,
@@ -82,6 +82,45 @@ def _group_state() -> dict:
     }
 
 
+# --------------------------------------------------------------------------- memory and dynamics
+
+
+PROMINENT_MODELS = ("Llama-2-7B", "Llama-2-13B", "Llama-2-70B")
+
+
+def _memory_state() -> dict:
+    from demos import memory
+
+    options = dict(web.MEMORY_DEFAULTS)
+    return {
+        "models": [{"name": n, "params": memory.param_count(c), "hf_id": c.hf_id} for n, c in memory.PRESETS.items()],
+        "prominent": list(PROMINENT_MODELS),
+        "options": options,
+        "lora_ranks": list(web.LORA_RANKS),
+        "result": web.memory_result(options),
+    }
+
+
+STATIC_STEPS = 40
+
+
+def _dynamics_state() -> dict:
+    payload = {"config": dict(web.DYNAMICS_DEFAULTS), "state": None, "steps": 0}
+    start = web.dynamics_result(payload)
+    preview = web.dynamics_result(dict(payload, steps=STATIC_STEPS))
+    return {
+        "config": dict(web.DYNAMICS_DEFAULTS),
+        "question": start["question"],
+        "answers": start["answers"],
+        "rewards": start["rewards"],
+        "probs": start["probs"],
+        "ref_probs": start["ref_probs"],
+        "preview": [start["probs"]] + [r["probs"] for r in preview["records"]],
+        "speeds": [1, 2, 5, 10, 30, 60],
+        "speed": 5,
+    }
+
+
 # --------------------------------------------------------------------------- public API
 
 
@@ -89,6 +128,10 @@ def initial_state(name: str) -> dict:
     """The build-time state of demo ``name`` (JSON-serialisable)."""
     if name == "group-advantage":
         return _group_state()
+    if name == "memory":
+        return _memory_state()
+    if name == "policy-dynamics":
+        return _dynamics_state()
     raise ValueError(f"unknown demo {name!r}; expected one of {', '.join(DEMOS)}")
 
 
@@ -107,7 +150,7 @@ def code_files(name: str) -> list[str]:
 def static_figure(name: str) -> str:
     """SVG text of demo ``name``'s build-time figure (matplotlib, deterministic output)."""
     state = initial_state(name)
-    draw = {"group-advantage": _draw_group}[name]
+    draw = {"group-advantage": _draw_group, "memory": _draw_memory, "policy-dynamics": _draw_dynamics}[name]
     return _to_svg(draw, state)
 
 
@@ -155,4 +198,53 @@ def _draw_group(plt, state):
     bottom.set_ylabel("advantage $\\hat{A}_i$")
     bottom.set_xticks(x, [f"#{i}" for i in x])
     bottom.set_xlabel("completion")
+    return fig
+
+
+COMPONENT_COLOURS = ("#1d5fd1", "#5b8def", "#9db9f4", "#b4531a", "#d98b3a", "#e8bf7f", "#2f8f5b", "#7cc49a", "#8c959f")
+
+
+def _draw_memory(plt, state):
+    res = state["result"]
+    comps, labels = res["components"], res["labels"]
+    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    rows = [("PPO", res["ppo"]), ("GRPO", res["grpo"])]
+    labelled = set()
+    for y, (name, r) in enumerate(rows):
+        left = 0.0
+        for comp, colour in zip(comps, COMPONENT_COLOURS):
+            gb = r["breakdown"][comp] / 1e9
+            if gb > 0:
+                ax.barh(y, gb, left=left, color=colour, height=0.55, label=None if comp in labelled else labels[comp])
+                labelled.add(comp)
+            left += gb
+        n = r["gpus_needed_80gb"]
+        fits = f"fits on {n} \u00d7 80 GB" if n else "does not fit on 80 GB GPUs"
+        ax.text(left, y, f"  {left:.0f} GB/GPU, {fits}", va="center", color=INK, fontsize=9)
+    ax.axvline(80, color=INK, lw=1, ls="--")
+    ax.text(80, 1.45, " 80 GB", color=INK, fontsize=9, va="center")
+    ax.set_yticks([0, 1], [name for name, _ in rows])
+    ax.set_ylim(-0.6, 1.7)
+    ax.set_xlim(0, max(r["total"] for _, r in rows) / 1e9 * 1.6)
+    ax.set_xlabel(f"GB per GPU ({state['options']['model']}, {state['options']['n_gpus']} GPUs, ZeRO-{state['options']['zero_stage']})")
+    handles, names = ax.get_legend_handles_labels()
+    ax.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, fontsize=8, frameon=False)
+    return fig
+
+
+def _draw_dynamics(plt, state):
+    import numpy as np
+
+    probs = np.asarray(state["preview"])  # (steps + 1, K)
+    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    for k, answer in enumerate(state["answers"]):
+        correct = state["rewards"][k] > 0
+        ax.plot(probs[:, k], color=POS if correct else MUTED, lw=2.2 if correct else 1.1,
+                label=f"{answer} (reward {state['rewards'][k]:g})")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(0, len(probs) - 1)
+    ax.set_xlabel(f"GRPO step (G = {state['config']['G']}, seed {state['config']['seed']})")
+    ax.set_ylabel("\u03c0(answer)")
+    ax.set_title(state["question"], fontsize=10, color=INK)
+    ax.legend(loc="center right", fontsize=8, frameon=False)
     return fig

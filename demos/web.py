@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from demos import grpo_core
+from demos import grpo_core, memory, policy_dynamics
 
 MAX_GROUP = 64
 
@@ -82,7 +82,115 @@ def group_result(options: dict) -> dict:
     }
 
 
-def advantages(payload_json: str) -> str:
+def advantages_json(payload_json: str) -> str:
     """{"rewards": [G floats], "normalise": bool, "ddof": 0|1, "baseline": "mean"|"leave_one_out"}
     -> {"advantages": [G], "mean", "std", "sum", "all_equal"}."""
     return json.dumps(group_result(parse_group(_load(payload_json))))
+
+
+# --------------------------------------------------------------------------- memory demo
+
+MEMORY_DEFAULTS = {
+    "model": "Llama-2-7B",
+    "group_size": 8,
+    "prompt_len": 256,
+    "completion_len": 1024,
+    "prompts_per_step": 32,
+    "micro_batch": 4,
+    "zero_stage": 3,
+    "n_gpus": 8,
+    "reward": "model",
+    "grad_checkpointing": True,
+    "lora_rank": 0,
+}
+LORA_RANKS = (0, 8, 16, 32, 64, 128)
+
+
+def parse_memory(payload: dict) -> dict:
+    """Validated options of the memory demo (keys of MEMORY_DEFAULTS; missing keys take the defaults)."""
+    unknown = set(payload) - set(MEMORY_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown memory options {sorted(unknown)}")
+    d = MEMORY_DEFAULTS
+    return {
+        "model": _choice(payload, "model", tuple(memory.PRESETS), MEMORY_DEFAULTS["model"]),
+        "group_size": _number(payload, "group_size", d["group_size"], 1, 1024, integer=True),
+        "prompt_len": _number(payload, "prompt_len", d["prompt_len"], 1, 131072, integer=True),
+        "completion_len": _number(payload, "completion_len", d["completion_len"], 1, 131072, integer=True),
+        "prompts_per_step": _number(payload, "prompts_per_step", d["prompts_per_step"], 1, 4096, integer=True),
+        "micro_batch": _number(payload, "micro_batch", d["micro_batch"], 1, 256, integer=True),
+        "zero_stage": _choice(payload, "zero_stage", (0, 1, 2, 3), d["zero_stage"]),
+        "n_gpus": _number(payload, "n_gpus", d["n_gpus"], 1, 4096, integer=True),
+        "reward": _choice(payload, "reward", memory.REWARDS, d["reward"]),
+        "grad_checkpointing": _choice(payload, "grad_checkpointing", (True, False), d["grad_checkpointing"]),
+        "lora_rank": _choice(payload, "lora_rank", LORA_RANKS, d["lora_rank"]),
+    }
+
+
+def memory_result(options: dict) -> dict:
+    """memory.compare for the options: per-GPU bytes by component for PPO and GRPO, totals, 80 GB GPU counts."""
+    opts = dict(options)
+    return memory.compare(opts.pop("model"), **opts)
+
+
+def memory_json(payload_json: str) -> str:
+    """{model, group_size, prompt_len, completion_len, prompts_per_step, micro_batch, zero_stage, n_gpus,
+    reward, grad_checkpointing, lora_rank} -> memory.compare(...) as JSON (bytes per GPU)."""
+    return json.dumps(memory_result(parse_memory(_load(payload_json))))
+
+
+# --------------------------------------------------------------------------- policy-dynamics demo
+
+DYNAMICS_DEFAULTS = {"G": 8, "beta": 0.04, "eps": 0.2, "lr": 0.5, "mu": 2, "seed": 0}
+MAX_STEPS_PER_CALL = 200
+
+
+def parse_dynamics(payload: dict) -> dict:
+    """Validated reader-facing knobs of the dynamics demo -> a policy_dynamics config."""
+    cfg = payload.get("config", {})
+    if not isinstance(cfg, dict):
+        raise ValueError("config must be an object")
+    unknown = set(cfg) - set(DYNAMICS_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown dynamics options {sorted(unknown)}")
+    return policy_dynamics.make_config(
+        G=_number(cfg, "G", DYNAMICS_DEFAULTS["G"], 2, 64, integer=True),
+        beta=_number(cfg, "beta", DYNAMICS_DEFAULTS["beta"], 0.0, 1.0),
+        eps_low=_number(cfg, "eps", DYNAMICS_DEFAULTS["eps"], 0.01, 1.0),
+        lr=_number(cfg, "lr", DYNAMICS_DEFAULTS["lr"], 0.0, 10.0),
+        mu=_number(cfg, "mu", DYNAMICS_DEFAULTS["mu"], 1, 8, integer=True),
+        seed=_number(cfg, "seed", DYNAMICS_DEFAULTS["seed"], 0, 2**31 - 1, integer=True),
+    )
+
+
+RECORD_FIELDS = ("step", "probs", "samples", "rewards", "advantages", "kl", "clip_fraction", "expected_reward", "loss")
+
+
+def dynamics_result(payload: dict) -> dict:
+    """Advance the run ``steps`` steps from ``state`` (None: step 0 of the seed).
+    -> {"state", "probs" (current), "ref_probs", "records": [per step: RECORD_FIELDS]}."""
+    cfg = parse_dynamics(payload)
+    steps = _number(payload, "steps", 1, 0, MAX_STEPS_PER_CALL, integer=True)
+    state = payload.get("state")
+    if state is None:
+        state = policy_dynamics.init_state(cfg)
+    elif not isinstance(state, dict):
+        raise ValueError("state must be an object or null")
+    records = []
+    for _ in range(steps):
+        state, rec = policy_dynamics.step(state, cfg)
+        records.append({k: rec[k] for k in RECORD_FIELDS})
+    return {
+        "state": state,
+        "probs": np.exp(policy_dynamics.log_softmax(state["logits"])).tolist(),
+        "ref_probs": np.exp(policy_dynamics.log_softmax(state["ref_logits"])).tolist(),
+        "answers": cfg["answers"],
+        "rewards": cfg["rewards"],
+        "question": cfg["question"],
+        "records": records,
+    }
+
+
+def dynamics_json(payload_json: str) -> str:
+    """{"config": {G, beta, eps, lr, mu, seed}, "state": state | null, "steps": n} -> dynamics_result as JSON."""
+    return json.dumps(dynamics_result(_load(payload_json)))

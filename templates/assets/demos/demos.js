@@ -3,9 +3,13 @@
 // mounted by its module. Nothing here throws to the console: failures end up in the figures.
 import { Runtime } from "./runtime.js";
 import { mountGroupAdvantage } from "./group-advantage.js";
+import { mountMemory } from "./memory.js";
+import { mountPolicyDynamics } from "./policy-dynamics.js";
 
 const MOUNTS = {
   "group-advantage": mountGroupAdvantage,
+  memory: mountMemory,
+  "policy-dynamics": mountPolicyDynamics,
 };
 
 function readJSON(figure, selector, fallback) {

@@ -38,7 +38,7 @@ export function mountGroupAdvantage(figure, runtime, initial) {
   });
 
   const shell = new DemoShell(figure, runtime, {
-    fn: "advantages",
+    fn: "advantages_json",
     payload: options,
     render,
   });
