@@ -162,13 +162,15 @@ def graph_svg(chapters: list[dict], conn: Connections) -> str:
     W, H, GX, GY, PAD = 170, 54, 70, 26, 20
     ncol = max(cols) + 1 if cols else 1
     nrow = max((len(v) for v in cols.values()), default=1)
+    spans = [depth[a] - depth[x.slug] for a in conn.builds_on for x in conn.builds_on[a] if order[x.slug] < order[a]]
+    top_room = 24 + 22 * max([s_ - 1 for s_ in spans if s_ > 1] or [0])   # arcs over skipped columns
     width = PAD * 2 + ncol * W + (ncol - 1) * GX
-    height = PAD * 2 + nrow * H + (nrow - 1) * GY + 60
+    height = top_room + PAD + nrow * H + (nrow - 1) * GY + 60
     pos = {}
     for d, slugs in cols.items():
-        top = PAD + (nrow - len(slugs)) * (H + GY) / 2
-        for k, s in enumerate(slugs):
-            pos[s] = (PAD + d * (W + GX), top + k * (H + GY))
+        top = top_room + (nrow - len(slugs)) * (H + GY) / 2
+        for k, s_ in enumerate(slugs):
+            pos[s_] = (PAD + d * (W + GX), top + k * (H + GY))
     title = {c["slug"]: c["short_title"] for c in chapters}
     url = {c["slug"]: c["url"] for c in chapters}
     e = html.escape
@@ -182,7 +184,14 @@ def graph_svg(chapters: list[dict], conn: Connections) -> str:
     for a, edges in conn.builds_on.items():
         for x in edges:
             (x0, y0), (x1, y1) = pos[x.slug], pos[a]
-            if order[x.slug] < order[a]:
+            span = depth[a] - depth[x.slug]
+            if order[x.slug] < order[a] and span > 1 and abs(y0 - y1) < 1:
+                # skips columns on the same row: an arc over the nodes in between
+                sx, sy, tx, ty = x0 + W / 2 + 12, y0, x1 + W / 2 - 12, y1
+                high = y0 - 14 - 22 * (span - 1)
+                d = f"M{sx:.1f},{sy:.1f} C{sx:.1f},{high:.1f} {tx:.1f},{high:.1f} {tx:.1f},{ty - 2:.1f}"
+                cls = "graph-edge graph-edge-skip"
+            elif order[x.slug] < order[a]:
                 sx, sy, tx, ty = x0 + W, y0 + H / 2, x1, y1 + H / 2
                 mx = (sx + tx) / 2
                 d = f"M{sx:.1f},{sy:.1f} C{mx:.1f},{sy:.1f} {mx:.1f},{ty:.1f} {tx - 2:.1f},{ty:.1f}"
