@@ -53,13 +53,13 @@ export class DemoShell {
     }
     this.retryButton.hidden = stage !== "error";
     this.startButton.hidden = stage !== "static";
-    this.stageList.hidden = stage === "static";
+    this.stageList.hidden = stage === "static" || stage === "error";
     if (stage === "static") {
       f.dataset.state = "static";
       this.statusText.textContent = STATIC_TEXT;
     } else if (stage === "error") {
       f.dataset.state = "error";
-      this.statusText.textContent = `Live Python could not load (${error.stage}: ${error.message}); this is the static build-time figure.`;
+      this.statusText.textContent = `Live Python could not load (${STAGE_LABELS[error.stage] || error.stage}: ${error.message}); this is the static build-time figure.`;
     } else if (stage === "live") {
       f.dataset.state = "live";
       this.statusText.textContent = "Live: numpy is running in your browser.";
