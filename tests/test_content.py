@@ -525,3 +525,13 @@ def test_internal_links_resolve():
             elif anchor and anchor not in anchors_of(dest):
                 broken.append(f"{chapter.name}: {target} (no such anchor)")
     assert not broken, broken
+
+
+def test_equation_references_carry_the_right_number():
+    """'[Eq. (n)](#eq-label)' must name the number the build gives: labelled display equations in page order."""
+    for chapter in CHAPTERS:
+        body = split_front_matter(chapter.read_text(encoding="utf-8"))[1]
+        numbers = {label: i + 1 for i, label in enumerate(re.findall(r"\$\$\s*\(([\w-]+)\)", body))}
+        for n, label in re.findall(r"\[Eq\.\s*\((\d+)\)\]\(#eq-([\w-]+)\)", body):
+            assert numbers.get(label) == int(n), f"{chapter.name}: Eq. ({n}) links to eq-{label} = ({numbers.get(label)})"
+        assert not re.search(r"\[Eq\.\]\(", body), f"{chapter.name}: write [Eq. (n)](#eq-label)"
