@@ -434,7 +434,7 @@ def included_blocks():
 def test_grpo_includes_the_tested_implementations():
     got = {(c, o["include"], o.get("symbol")) for c, o, _ in included_blocks()}
     assert ("grpo.md", "demos/grpo_torch.py", None) in got
-    for symbol in ("group_advantages", "kl_penalty", "grpo_loss"):
+    for symbol in ("group_advantages", "kl_penalty", "grpo_loss", "process_advantages"):
         assert ("grpo.md", "demos/grpo_core.py", symbol) in got
 
 
