@@ -108,7 +108,8 @@ def _citation_rule(state, silent: bool) -> bool:
 def make_parser(render_math: Callable[[str, bool, dict], str]) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True, "typographer": True})
     md.enable(["table", "strikethrough", "replacements", "smartquotes"])
-    dollarmath_plugin(md, allow_labels=True, allow_space=False, allow_digits=False, double_inline=True)
+    dollarmath_plugin(md, allow_labels=True, allow_space=False, allow_digits=True, double_inline=True)
+    md.core.ruler.after("block", "admonition_title", _admonition_titles)
     footnote_plugin(md)
     deflist_plugin(md)
     md.inline.ruler.before("link", "citation", _citation_rule)
@@ -157,10 +158,24 @@ def _render_container(self, tokens, idx, options, env):
             return f"<!--demo-start:{tok.meta['demo']}-->"
         return "<!--demo-end-->\n"
     if opening:
-        title = tok.info.strip()[len(name):].strip() or ADMONITIONS[name]
-        return (f'<aside class="admonition {name}"><p class="admonition-title">'
-                f"{html.escape(title, quote=False)}</p>\n")
+        return f'<aside class="admonition {name}">'
     return "</aside>\n"
+
+
+def _admonition_titles(state) -> None:
+    """Give each admonition a title paragraph (inline-parsed: math and citations work in titles)."""
+    out = []
+    for tok in state.tokens:
+        out.append(tok)
+        name = tok.type[len("container_"):-len("_open")] if tok.type.startswith("container_") else ""
+        if tok.type.endswith("_open") and name in ADMONITIONS:
+            title = tok.info.strip()[len(name):].strip() or ADMONITIONS[name]
+            p_open = Token("paragraph_open", "p", 1, attrs={"class": "admonition-title"}, map=tok.map,
+                           block=True, level=tok.level + 1)
+            inline = Token("inline", "", 0, content=title, map=tok.map, block=True, level=tok.level + 2, children=[])
+            p_close = Token("paragraph_close", "p", -1, block=True, level=tok.level + 1)
+            out += [p_open, inline, p_close]
+    state.tokens = out
 
 
 def _render_citation(self, tokens, idx, options, env):
@@ -312,7 +327,14 @@ def resolve(doc: ChapterDoc, *, project: Path, chapter_files: dict[str, str], re
         ids[hid] = line
 
     def walk_inline(inline: Token, start_line: int) -> None:
-        for child in inline.children or []:
+        children = inline.children or []
+        n_math = sum(2 if c.type == "math_inline" else 4 for c in children if c.type.startswith("math_inline"))
+        source = re.sub(r"(`+).*?\1", "", inline.content.replace("\\$", ""), flags=re.S)
+        if source.count("$") > n_math:
+            diags.add(path, _line_of(inline, "$", start_line), "tex-delimiter",
+                      "a '$' here opens no math (no closing '$', or a space after the opening one); "
+                      "write \\$ for a literal dollar sign")
+        for child in children:
             if child.type.startswith("math_inline"):
                 doc.math.append(MathItem(child.content, child.type == "math_inline_double", path,
                                          _line_of(inline, child.content, start_line)))

@@ -79,3 +79,16 @@ def test_raw_html_with_inline_style_is_refused():
     with pytest.raises(BuildFailed) as e:
         render_fragment('<div style="color:red">x</div>\n', project=ROOT)
     assert "fragment.md:1: [html-unsafe] raw HTML contains a style= attribute" in str(e.value)
+
+
+def test_inline_math_next_to_digits_and_in_admonition_titles_is_typeset():
+    html = render_fragment("With $G=64$ samples, std 1\n\n::: note Why $G$ matters\nx\n:::\n", project=ROOT)
+    assert html.count('<span class="katex">') == 2
+    assert "$" not in re.sub(r"<annotation.*?</annotation>", "", html, flags=re.S)
+
+
+def test_a_stray_dollar_is_reported_and_an_escaped_one_is_text():
+    assert "costs $5" in render_fragment("It costs \\$5.\n", project=ROOT)
+    with pytest.raises(BuildFailed) as e:
+        render_fragment("line one\nit costs $ 5 and $x\n", project=ROOT)
+    assert "fragment.md:2: [tex-delimiter] a '$' here opens no math" in str(e.value)
