@@ -15,7 +15,6 @@ export class DemoShell {
     this.name = figure.dataset.demo;
     this.inflight = false;
     this.dirty = false;
-    this.frame = 0;
     this.lastAnnounce = 0;
     this.status = figure.querySelector(".demo-status");
     this.errorBox = figure.querySelector(".demo-error");
@@ -152,14 +151,15 @@ export class DemoShell {
   }
 
   // ----- coalesced requests: at most one call in flight, the newest state wins -----
+  // An input is sent at once when nothing is in flight (no frame of added latency); inputs that arrive
+  // meanwhile only mark the state dirty, and the newest state is sent when the answer comes back.
   update() {
     this.dirty = true;
     if (!this.runtime.live) this.figure.classList.add("is-pending");
-    if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
+    this.flush();
   }
 
   flush() {
-    this.frame = 0;
     if (!this.dirty || this.inflight) return;
     if (!this.runtime.live) {
       this.runtime.start();
@@ -169,9 +169,12 @@ export class DemoShell {
     this.inflight = true;
     this.runtime.call(this.spec.fn, this.spec.payload())
       .then((result) => {
+        const t0 = performance.now();
         this.figure.classList.remove("is-pending");
         this.spec.render(result);
         this.showError(null);
+        performance.clearMeasures("demo-render");
+        performance.measure("demo-render", { start: t0, end: performance.now() });
       })
       .catch((err) => this.showError(err))
       .finally(() => {

@@ -5,7 +5,7 @@
 //        {type: "source", id, name, source}       -> replace demos/<name> and re-import demos.*
 //   out: {type: "stage", stage}                    stage: runtime | numpy | code | live
 //        {type: "boot-error", stage, message}
-//        {type: "result", id, ok, value | error}
+//        {type: "result", id, ok, value | error, ms}   ms: time spent in Python
 // Runs only in the worker: code a reader edits never touches the page.
 
 const PYODIDE_VERSION = "0.27.7";
@@ -131,9 +131,15 @@ async function boot({ indexURL, integrity = {}, files }) {
   }
 }
 
-function answer(id, json) {
+function answer(id, json, ms) {
   const out = JSON.parse(json);
-  post({ type: "result", id, ok: out.ok, value: out.ok ? out.value : undefined, error: out.ok ? undefined : out.error });
+  post({ type: "result", id, ms, ok: out.ok, value: out.ok ? out.value : undefined, error: out.ok ? undefined : out.error });
+}
+
+function timed(fn) {
+  const t0 = performance.now();
+  const json = fn();
+  return [json, performance.now() - t0];
 }
 
 // Failures surface as boot-error / result messages; a stray rejection inside Pyodide's loader must not
@@ -145,10 +151,10 @@ self.onmessage = async (event) => {
   if (msg.type === "boot") return boot(msg);
   if (!callFn) return post({ type: "result", id: msg.id, ok: false, error: "Python runtime is not ready" });
   try {
-    if (msg.type === "call") return answer(msg.id, callFn(msg.fn, msg.payload));
+    if (msg.type === "call") return answer(msg.id, ...timed(() => callFn(msg.fn, msg.payload)));
     if (msg.type === "source") {
       pyodide.FS.writeFile(`${HOME}/demos/${msg.name}`, msg.source);
-      return answer(msg.id, reloadFn());
+      return answer(msg.id, ...timed(() => reloadFn()));
     }
   } catch (err) {
     post({ type: "result", id: msg.id, ok: false, error: String((err && err.message) || err) });
