@@ -174,7 +174,7 @@ def graph_svg(chapters: list[dict], conn: Connections) -> str:
     title = {c["slug"]: c["short_title"] for c in chapters}
     url = {c["slug"]: c["url"] for c in chapters}
     e = html.escape
-    out = [f'<svg class="chapter-graph" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+    out = [f'<svg class="chapter-graph" viewBox="0 0 {width:.0f} {height:.0f}" role="group" '
            f'aria-labelledby="graph-title graph-desc" xmlns="http://www.w3.org/2000/svg">',
            '<title id="graph-title">How the chapters connect</title>',
            '<desc id="graph-desc">' + e("; ".join(f"{title[a]} builds on {title[x.slug]}"
