@@ -357,6 +357,13 @@
     };
     var io = new IntersectionObserver(function () { spy(); }, { rootMargin: "0px 0px -70% 0px", threshold: [0, 1] });
     heads.forEach(function (h) { io.observe(h); });
+    /* a jump (Home/End, a link) can cross several headings without any intersection change: check on scroll too */
+    var ticking = false;
+    window.addEventListener("scroll", function () {
+      if (ticking) return;
+      ticking = true;
+      requestAnimationFrame(function () { ticking = false; spy(); });
+    }, { passive: true });
     spy();
   }
 })();
