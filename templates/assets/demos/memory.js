@@ -2,7 +2,7 @@
 import { DemoShell } from "./shell.js";
 import { svg, setAttrs, scale } from "./svg.js";
 
-const W = 640, H = 200, LEFT = 56, RIGHT = 16;
+const W = 640, H = 215, LEFT = 70, RIGHT = 16;
 const INT_FIELDS = ["group_size", "prompts_per_step", "prompt_len", "completion_len", "n_gpus"];
 const fitText = (n) => (n ? `fits on ${n} × 80 GB` : "does not fit on 80 GB GPUs");
 const gb = (bytes, d = 1) => `${(bytes / 1e9).toFixed(d)} GB`;
@@ -97,15 +97,15 @@ export function mountMemory(figure, runtime, initial) {
     const c = { root, rows: {} };
     c.axis = root.appendChild(svg("g", { class: "ticks" }));
     ["ppo", "grpo"].forEach((alg, i) => {
-      const y = 28 + i * 62;
+      const y = 40 + i * 76;
       root.append(svg("text", { x: LEFT - 8, y: y + 24, class: "axis-title", "text-anchor": "end" }, alg.toUpperCase()));
-      const segs = res.components.map((comp, j) => root.appendChild(svg("rect", { y, height: 38, class: `seg comp-${j + 1}` })));
+      const segs = res.components.map((comp, j) => root.appendChild(svg("rect", { y, height: 36, class: `seg comp-${j + 1}` })));
       segs.forEach((s, j) => s.append(svg("title", {}, res.labels[res.components[j]])));
-      const label = root.appendChild(svg("text", { y: y + 24, class: "bar-total" }));
+      const label = root.appendChild(svg("text", { x: LEFT, y: y - 8, class: "bar-total" }));
       c.rows[alg] = { segs, label };
     });
-    c.limit = root.appendChild(svg("line", { y1: 16, y2: 148, class: "limit-line" }));
-    c.limitText = root.appendChild(svg("text", { y: 12, class: "line-label", "text-anchor": "middle" }, "80 GB"));
+    c.limit = root.appendChild(svg("line", { y1: 14, y2: 160, class: "limit-line" }));
+    c.limitText = root.appendChild(svg("text", { y: 12, class: "line-label", "text-anchor": "end" }, "80 GB "));
     return c;
   }
 
@@ -130,9 +130,9 @@ export function mountMemory(figure, runtime, initial) {
     const ticks = [];
     for (let v = 0; v <= niceMax; v += step) ticks.push(v);
     chart.axis.replaceChildren(...ticks.flatMap((v) => [
-      svg("line", { x1: x(v), x2: x(v), y1: 20, y2: 150, class: "grid" }),
-      svg("text", { x: x(v), y: 170, class: "tick-label", "text-anchor": "middle" }, String(v)),
-    ]), svg("text", { x: (LEFT + W - RIGHT) / 2, y: 192, class: "tick-label", "text-anchor": "middle" }, "GB per GPU"));
+      svg("line", { x1: x(v), x2: x(v), y1: 30, y2: 160, class: "grid" }),
+      svg("text", { x: x(v), y: 182, class: "tick-label", "text-anchor": "middle" }, String(v)),
+    ]), svg("text", { x: (LEFT + W - RIGHT) / 2, y: 208, class: "tick-label", "text-anchor": "middle" }, "GB per GPU"));
     for (const alg of ["ppo", "grpo"]) {
       let left = 0;
       res.components.forEach((comp, j) => {
@@ -140,9 +140,6 @@ export function mountMemory(figure, runtime, initial) {
         setAttrs(chart.rows[alg].segs[j], { x: x(left), width: Math.max(0, x(left + v) - x(left)) });
         left += v;
       });
-      const end = x(left);
-      const inside = end > W - 170;
-      setAttrs(chart.rows[alg].label, { x: inside ? end - 6 : end + 6, "text-anchor": inside ? "end" : "start", class: inside ? "bar-total inside" : "bar-total" });
       chart.rows[alg].label.textContent = `${gb(res[alg].total)} · ${fitText(res[alg].gpus_needed_80gb)}`;
     }
     setAttrs(chart.limit, { x1: x(80), x2: x(80) });

@@ -31,7 +31,8 @@ export function mountPolicyDynamics(figure, runtime, initial) {
   const knob = (name) => q(`.pd-controls [name="${name}"]`);
   const playButton = q(".pd-play");
   const speedSelect = q(".pd-speed");
-  const H = 16 + K * ROW + 24 + SPARK_H + 30;
+  const TOP = 34;
+  const H = TOP + K * ROW + 30 + SPARK_H + 30;
   let state = null;       // the Python run state (opaque JSON, includes the generator state)
   let history = [];       // expected reward (= pi(correct)) per step, for the sparkline
   let playing = false;
@@ -96,9 +97,9 @@ export function mountPolicyDynamics(figure, runtime, initial) {
   function buildChart(res) {
     const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "demo-svg", role: "img", "aria-label": "Probability of each answer (bars; tick: reference policy) and the expected reward over steps" });
     const c = { root, bars: [], values: [], refs: [] };
-    root.append(svg("text", { x: LEFT, y: 12, class: "axis-title" }, "π(answer)   (tick: reference π_ref)"));
+    root.append(svg("text", { x: LEFT, y: 20, class: "axis-title" }, "π(answer)   (tick: reference π_ref)"));
     for (let k = 0; k < K; k++) {
-      const y = 20 + k * ROW;
+      const y = TOP + k * ROW;
       const ok = res.rewards[k] > 0;
       root.append(svg("text", { x: LEFT - 10, y: y + 17, class: "axis-title", "text-anchor": "end" }, `${res.answers[k]} ${ok ? "✓" : "✗"}`));
       root.append(svg("rect", { x: LEFT, y, width: W - LEFT - RIGHT, height: ROW - 8, class: "grid-bg" }));
@@ -106,7 +107,7 @@ export function mountPolicyDynamics(figure, runtime, initial) {
       c.refs.push(root.appendChild(svg("line", { y1: y - 2, y2: y + ROW - 6, class: "ref-tick" })));
       c.values.push(root.appendChild(svg("text", { y: y + 16, class: "tick-label" })));
     }
-    const top = 20 + K * ROW + 24;
+    const top = TOP + K * ROW + 30;
     c.sparkTop = top;
     root.append(svg("text", { x: LEFT, y: top - 6, class: "axis-title" }, "expected reward by step"));
     c.sparkAxis = root.appendChild(svg("g", { class: "ticks" }));
