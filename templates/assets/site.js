@@ -70,7 +70,8 @@
   });
   /* A link to something inside a hidden layer (e.g. #eq-... in the math layer) deepens the view. */
   function revealHashTarget() {
-    var id = decodeURIComponent(window.location.hash.slice(1));
+    var id;
+    try { id = decodeURIComponent(window.location.hash.slice(1)); } catch (e) { return; } /* malformed %-escape */
     if (!id) return;
     var el = doc.getElementById(id);
     if (!el) return;
@@ -338,7 +339,9 @@
   if (tocLinks.length && "IntersectionObserver" in window) {
     var byId = {}, heads = [];
     tocLinks.forEach(function (a) {
-      var id = decodeURIComponent(a.getAttribute("href").slice(1)), h = doc.getElementById(id);
+      var id = a.getAttribute("href").slice(1), h;
+      try { id = decodeURIComponent(id); } catch (e) { /* keep the raw id */ }
+      h = doc.getElementById(id);
       if (h) { byId[id] = a; heads.push(h); }
     });
     var current = null;
