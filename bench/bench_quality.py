@@ -1,0 +1,277 @@
+"""Quality figures of the GRPO chapter, self-hosted Pyodide, served on 127.0.0.1 the way a static host serves:
+gzip for text files and `Cache-Control: public, max-age=3600` (GitHub Pages sends max-age=600 and gzip).
+
+    .venv/bin/python bench/bench_quality.py
+
+  * Lighthouse 12 (npm `lighthouse`, mobile preset = Moto G power emulation, simulated slow 4G, 4x CPU):
+    performance >= 95, accessibility 100, best practices >= 95, SEO >= 95;
+  * page weight before Pyodide starts: every response of the page (HTML, CSS, JS, fonts, figures) after
+    scrolling it top to bottom, transfer sizes as Chromium received them (gzip); the runtime (pyodide/,
+    the worker, demos/*.py) is listed separately. Target <= 400 KB compressed;
+  * longest main-thread task while Pyodide boots (PerformanceObserver 'longtask' between the runtime's
+    performance marks demo-runtime-start and demo-runtime-live). Target: none over 50 ms;
+  * time to live (navigation start -> every demo data-state=live): cold (fresh profile, empty cache) vs a
+    warm reload in the same context (HTTP cache), same run. Target warm < cold / 3.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests")]
+from conftest import CHROMIUM_ARGS, chromium_path  # noqa: E402
+from quality_support import wait_live, watch  # noqa: E402
+
+CHAPTER = "grpo/"
+COMPRESSIBLE = (".html", ".css", ".js", ".mjs", ".json", ".svg", ".xml", ".txt", ".py", ".map")
+RUNTIME_PARTS = ("/pyodide/", "/assets/demos/worker.mjs", "/demos/")
+TARGETS = {"performance": 95, "accessibility": 100, "best-practices": 95, "seo": 95}
+WARM_RUNS = 2
+
+
+# ----------------------------------------------------------------------------- a static host
+
+class StaticHost(SimpleHTTPRequestHandler):
+    """SimpleHTTPRequestHandler + gzip for text types + a max-age, like a static host. Compressed bytes cached."""
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript", ".js": "text/javascript",
+                      ".wasm": "application/wasm", ".woff2": "font/woff2"}
+    _gz: dict = {}
+
+    def log_message(self, *a):
+        pass
+
+    def end_headers(self):
+        self.send_header("Cache-Control", "public, max-age=3600")
+        super().end_headers()
+
+    def do_GET(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.html"
+        if path.suffix in COMPRESSIBLE and path.is_file() and "gzip" in self.headers.get("Accept-Encoding", ""):
+            key = (str(path), path.stat().st_mtime)
+            body = self._gz.get(key)
+            if body is None:
+                body = self._gz[key] = gzip.compress(path.read_bytes(), 9)
+            self.send_response(200)
+            self.send_header("Content-Type", self.guess_type(str(path)))
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Vary", "Accept-Encoding")
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+
+def serve(root: Path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(StaticHost, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def build_site(out: Path) -> Path:
+    r = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(out), "--pyodide", "local"],
+                       capture_output=True, text=True, cwd=ROOT, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"the site does not build:\n{r.stderr[-3000:]}")
+    return out
+
+
+# ----------------------------------------------------------------------------- Lighthouse
+
+def lighthouse(url: str, out_dir: Path) -> dict:
+    binary = ROOT / "node_modules" / ".bin" / "lighthouse"
+    report = out_dir / "lighthouse.json"
+    flags = " ".join(["--headless=new", *CHROMIUM_ARGS])
+    env = {**os.environ, "CHROME_PATH": chromium_path()}
+    r = subprocess.run([str(binary), url, "--quiet", "--output=json", f"--output-path={report}",
+                        "--only-categories=performance,accessibility,best-practices,seo",
+                        f"--chrome-flags={flags}", "--max-wait-for-load=60000"],
+                       capture_output=True, text=True, env=env, timeout=600, check=False)
+    if not report.exists():
+        raise RuntimeError(f"lighthouse failed ({r.returncode}): {r.stderr[-2000:]}")
+    data = json.loads(report.read_text())
+    shutil.copy(report, ROOT / "bench" / "results" / "lighthouse-grpo.json") if (ROOT / "bench" / "results").is_dir() else None
+    scores = {k: round(100 * (v["score"] or 0)) for k, v in data["categories"].items()}
+    failing = {}
+    for cat, v in data["categories"].items():
+        for ref in v["auditRefs"]:
+            a = data["audits"][ref["id"]]
+            if ref.get("weight", 0) > 0 and a.get("score") is not None and a["score"] < 0.9:
+                failing.setdefault(cat, []).append(f"{ref['id']} ({a['score']:.2f}{', ' + a['displayValue'] if a.get('displayValue') else ''})")
+    metrics = {k: data["audits"][k].get("displayValue", "") for k in
+               ("first-contentful-paint", "largest-contentful-paint", "total-blocking-time", "cumulative-layout-shift",
+                "speed-index", "total-byte-weight") if k in data["audits"]}
+    return {"scores": scores, "failing": failing, "metrics": metrics}
+
+
+# ----------------------------------------------------------------------------- Chromium measurements
+
+LONGTASKS = """
+window.__longtasks = [];
+try {
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longtasks.push([e.startTime, e.duration]); })
+    .observe({type: 'longtask', buffered: true});
+} catch (e) { window.__longtasks = null; }
+"""
+
+
+def scroll_through(page) -> None:
+    h = page.evaluate("document.documentElement.scrollHeight")
+    for y in range(0, h, 600):
+        page.evaluate(f"window.scrollTo(0, {y})")
+        page.wait_for_timeout(40)
+    page.wait_for_timeout(1000)
+
+
+def page_weight(browser, url: str) -> dict:
+    """Transfer sizes (encoded body + headers) of every response, with the Pyodide runtime blocked so nothing
+    of it is counted; fonts and figures load as the page is scrolled through."""
+    w = watch(browser, url, viewport={"width": 1280, "height": 900})
+    try:
+        page = w.page
+        responses = []
+        page.on("requestfinished", lambda req: responses.append(req))
+        page.route("**/pyodide/**", lambda r: r.abort("blockedbyclient"))
+        page.goto(url + CHAPTER, wait_until="load")
+        scroll_through(page)
+        page.wait_for_timeout(500)
+        by_kind: dict[str, int] = {}
+        raw_total, runtime = 0, 0
+        for req in responses:
+            sizes = req.sizes()
+            transfer = sizes["responseBodySize"] + sizes["responseHeadersSize"]
+            u = req.url
+            if any(part in u for part in RUNTIME_PARTS) and not u.endswith((".css",)):
+                runtime += transfer
+                continue
+            kind = req.resource_type if req.resource_type in ("document", "stylesheet", "script", "font", "image") else "other"
+            by_kind[kind] = by_kind.get(kind, 0) + transfer
+            try:
+                raw_total += len(req.response().body())
+            except Exception:
+                pass
+        return {"total": sum(by_kind.values()), "by_kind": by_kind, "raw": raw_total, "runtime_js": runtime,
+                "count": len(responses)}
+    finally:
+        w.close()
+
+
+def time_to_live(page) -> float:
+    """ms from navigation start to every demo live (read from the page's own clock)."""
+    wait_live(page)
+    return page.evaluate("performance.now()")
+
+
+def boot_and_reload(browser, url: str) -> dict:
+    w = watch(browser, url, viewport={"width": 1280, "height": 900})
+    try:
+        w.context.add_init_script(LONGTASKS)
+        page = w.page
+        page.goto(url + CHAPTER)
+        cold = time_to_live(page)
+        marks = page.evaluate("""() => Object.fromEntries(['demo-runtime-start', 'demo-runtime-live']
+            .map((n) => [n, performance.getEntriesByName(n).at(-1)?.startTime ?? null]))""")
+        tasks = page.evaluate("window.__longtasks")
+        start, live = marks["demo-runtime-start"], marks["demo-runtime-live"]
+        if tasks is None:
+            boot_tasks = None
+        else:
+            lo = start if start is not None else 0
+            hi = live if live is not None else cold
+            boot_tasks = [d for s, d in tasks if lo <= s <= hi]
+        load_tasks = [d for s, d in (tasks or []) if start is None or s < start]
+        warm = []
+        for _ in range(WARM_RUNS):
+            page.reload()
+            warm.append(time_to_live(page))
+        return {"cold": cold, "warm": statistics.median(warm), "boot_tasks": boot_tasks, "load_tasks": load_tasks,
+                "boot_ms": (live - start) if start is not None and live is not None else None}
+    finally:
+        w.close()
+
+
+# ----------------------------------------------------------------------------- main
+
+def main(quiet: bool = False) -> list[tuple]:
+    from playwright.sync_api import sync_playwright
+
+    rows: list[tuple] = []
+    say = (lambda *a: None) if quiet else print
+    with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
+        site = build_site(Path(tmp) / "site")
+        server, url = serve(site)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+                try:
+                    weight = page_weight(browser, url)
+                    boot = boot_and_reload(browser, url)
+                finally:
+                    browser.close()
+            try:
+                lh = lighthouse(url + CHAPTER, Path(tmp))
+            except Exception as e:   # one broken tool must not hide the other figures
+                lh = {"error": str(e)}
+        finally:
+            server.shutdown()
+
+    kb = weight["total"] / 1024
+    rows.append(("page weight before Pyodide (grpo, gzip transfer)", round(kb, 1), "KB", "<= 400 KB", kb <= 400))
+    for kind, n in sorted(weight["by_kind"].items()):
+        rows.append((f"  of which {kind}", round(n / 1024, 1), "KB", None, None))
+    rows.append(("  uncompressed, same responses", round(weight["raw"] / 1024, 1), "KB", None, None))
+    if boot["boot_tasks"] is None:
+        rows.append(("longest main-thread task while Pyodide boots", "n/a", "ms", "<= 50 ms", None))
+    else:
+        longest = max(boot["boot_tasks"], default=0.0)
+        rows.append(("longest main-thread task while Pyodide boots", round(longest, 1), "ms", "none > 50 ms",
+                     not boot["boot_tasks"]))
+        rows.append(("  long tasks (>50 ms) during boot", len(boot["boot_tasks"]), "tasks", "0", not boot["boot_tasks"]))
+        rows.append(("  longest task while the page loads (before boot)", round(max(boot["load_tasks"], default=0.0), 1),
+                     "ms", None, None))
+    if boot["boot_ms"] is not None:
+        rows.append(("  runtime start -> live (cold)", round(boot["boot_ms"]), "ms", None, None))
+    rows.append(("time to live, cold (empty cache)", round(boot["cold"]), "ms", None, None))
+    rows.append(("time to live, warm reload (HTTP cache)", round(boot["warm"]), "ms", "< cold / 3",
+                 boot["warm"] < boot["cold"] / 3))
+    rows.append(("  warm / cold", round(boot["warm"] / boot["cold"], 3), "ratio", "< 0.333",
+                 boot["warm"] / boot["cold"] < 1 / 3))
+    if "error" in lh:
+        rows.append(("lighthouse", "failed", "", None, False))
+        say("lighthouse:", lh["error"])
+    else:
+        for cat, target in TARGETS.items():
+            score = lh["scores"].get(cat)
+            rows.append((f"lighthouse {cat} (mobile)", score, "/100", f">= {target}", score is not None and score >= target))
+        for k, v in lh["metrics"].items():
+            rows.append((f"  lighthouse {k}", v, "", None, None))
+    if not quiet:
+        for r in rows:
+            ok = "" if r[4] is None else ("ok" if r[4] else "MISSED")
+            print(f"{r[0]:<52} {r[1]!s:>10} {r[2]:<6} {r[3] or '':<14} {ok}")
+        if "failing" in lh:
+            for cat, items in lh["failing"].items():
+                print(f"lighthouse {cat}: audits below 0.9: {', '.join(items)}")
+        if not boot["warm"] < boot["cold"] / 3:
+            print("warm reload: the downloads come from the HTTP cache, but wasm compilation, the interpreter start and "
+                  "unpacking numpy run again on every page load; only a cached Pyodide snapshot/service worker could "
+                  "skip part of that (see /work/notes/requests-quality.md).")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
