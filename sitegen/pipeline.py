@@ -373,9 +373,8 @@ def _write_assets(opts: Options, dest: Path, info: dict[str, Any]) -> None:
     for name, fig in info["figures"].items():
         (figs / f"{name}.svg").write_text(fig["svg"], encoding="utf-8")
     (dest / "demos").mkdir(exist_ok=True)
-    for p in sorted((project / "demos").glob("*.py")):
-        if p.name not in ("figures.py", "grpo_torch.py"):
-            shutil.copy2(p, dest / "demos" / p.name)
+    for p in sorted((project / "demos").glob("*.py")):   # the worker's code, and the files chapters link to
+        shutil.copy2(p, dest / "demos" / p.name)
     if info["demos"] and opts.pyodide == "local":
         from . import pyodide_assets
         try:

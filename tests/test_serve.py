@@ -25,7 +25,7 @@ def get(url: str) -> tuple[int, str]:
         return e.code, e.read().decode("utf-8")
 
 
-def wait_for(predicate, timeout=30.0):
+def wait_for(predicate, timeout=90.0):
     end = time.time() + timeout
     while time.time() < end:
         try:
