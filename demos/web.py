@@ -90,6 +90,7 @@ def advantages_json(payload_json: str) -> str:
 
 # --------------------------------------------------------------------------- memory demo
 
+PPO_ROLLOUTS = ("completions", "prompts")
 MEMORY_DEFAULTS = {
     "model": "Llama-2-7B",
     "group_size": 8,
@@ -102,6 +103,7 @@ MEMORY_DEFAULTS = {
     "reward": "model",
     "grad_checkpointing": True,
     "lora_rank": 0,
+    "ppo_rollout": "completions",
 }
 LORA_RANKS = (0, 8, 16, 32, 64, 128)
 
@@ -124,12 +126,19 @@ def parse_memory(payload: dict) -> dict:
         "reward": _choice(payload, "reward", memory.REWARDS, d["reward"]),
         "grad_checkpointing": _choice(payload, "grad_checkpointing", (True, False), d["grad_checkpointing"]),
         "lora_rank": _choice(payload, "lora_rank", LORA_RANKS, d["lora_rank"]),
+        "ppo_rollout": _choice(payload, "ppo_rollout", PPO_ROLLOUTS, d["ppo_rollout"]),
     }
 
 
 def memory_result(options: dict) -> dict:
-    """memory.compare for the options: per-GPU bytes by component for PPO and GRPO, totals, 80 GB GPU counts."""
+    """memory.compare for the options: per-GPU bytes by component for PPO and GRPO, totals, 80 GB GPU counts.
+
+    ppo_rollout "completions": PPO generates as many completions per step as GRPO (G x the prompts, one
+    sample each; same KV cache), so the comparison isolates the critic. "prompts": PPO takes the same prompts
+    with one sample each, so GRPO also generates G x more data per step."""
     opts = dict(options)
+    rollout = opts.pop("ppo_rollout", "completions")
+    opts["ppo_samples_per_prompt"] = opts["group_size"] if rollout == "completions" else 1
     return memory.compare(opts.pop("model"), **opts)
 
 

@@ -125,7 +125,8 @@ def test_memory_70b_bytes_are_cpythons_breakdown(live):
     fig = page.locator('figure[data-demo="memory"]')
     fig.locator('[data-model="Llama-2-70B"]').click()
     page.wait_for_function("""() => document.querySelector('figure[data-demo="memory"] .mem-model').textContent === 'Llama-2-70B'""", timeout=10000)
-    opts = {k: v for k, v in web.MEMORY_DEFAULTS.items() if k != "model"}
+    opts = {k: v for k, v in web.MEMORY_DEFAULTS.items() if k not in ("model", "ppo_rollout")}
+    opts["ppo_samples_per_prompt"] = opts["group_size"]   # default: PPO generates as many completions as GRPO
     for alg in ("ppo", "grpo"):
         expected = memory.total(memory.breakdown("Llama-2-70B", algorithm=alg, **opts))
         assert float(fig.get_attribute(f"data-{alg}-bytes")) == pytest.approx(expected, rel=1e-12)

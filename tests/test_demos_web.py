@@ -81,8 +81,9 @@ def test_nan_reward_is_rejected():
 @pytest.mark.parametrize("model", ["Llama-2-7B", "Llama-2-13B", "Llama-2-70B"])
 def test_memory_json_totals_are_the_breakdown(model):
     out = call(web.memory_json, {"model": model, "n_gpus": 16, "reward": "verifier", "zero_stage": 2})
-    opts = {k: v for k, v in web.MEMORY_DEFAULTS.items() if k != "model"}
+    opts = {k: v for k, v in web.MEMORY_DEFAULTS.items() if k not in ("model", "ppo_rollout")}
     opts.update(n_gpus=16, reward="verifier", zero_stage=2)
+    opts["ppo_samples_per_prompt"] = opts["group_size"]   # default: PPO generates as many completions as GRPO
     for alg in ("ppo", "grpo"):
         parts = memory.breakdown(model, algorithm=alg, **opts)
         assert out[alg]["breakdown"] == parts
@@ -182,3 +183,15 @@ def test_unknown_demo_is_a_clear_error():
     for fn in (figures.initial_state, figures.static_figure, figures.code_files):
         with pytest.raises(ValueError, match="unknown demo"):
             fn("group-advantages")
+
+
+def test_memory_ppo_rollout_one_per_prompt_shrinks_only_ppos_kv_cache():
+    same = call(web.memory_json, {"model": "Llama-2-7B"})
+    fewer = call(web.memory_json, {"model": "Llama-2-7B", "ppo_rollout": "prompts"})
+    G = web.MEMORY_DEFAULTS["group_size"]
+    assert same["ppo"]["breakdown"]["kv_cache"] == same["grpo"]["breakdown"]["kv_cache"]
+    assert fewer["ppo"]["breakdown"]["kv_cache"] == pytest.approx(same["ppo"]["breakdown"]["kv_cache"] / G)
+    assert fewer["grpo"] == same["grpo"]
+    assert same["ratio"] < 1 < fewer["ratio"]          # Llama-2-7B has no GQA: its KV cache is large
+    with pytest.raises(ValueError, match="ppo_rollout"):
+        web.memory_json('{"ppo_rollout": "both"}')

@@ -22,6 +22,9 @@ export function parseMemoryHash(text, initial) {
     } else if (k === "reward") {
       if (!["model", "verifier"].includes(v)) throw new Error("reward must be model or verifier");
       out.reward = v;
+    } else if (k === "ppo_rollout") {
+      if (!["completions", "prompts"].includes(v)) throw new Error("ppo_rollout must be completions or prompts");
+      out.ppo_rollout = v;
     } else if (k === "grad_checkpointing") {
       out.grad_checkpointing = v === "1";
     } else {
@@ -34,6 +37,7 @@ export function parseMemoryHash(text, initial) {
 export function mountMemory(figure, runtime, initial) {
   const field = (name) => figure.querySelector(`.mem-options [name="${name}"]`);
   const rewardRadios = [...figure.querySelectorAll(`input[name="${figure.dataset.demo}-reward"]`)];
+  const rolloutRadios = [...figure.querySelectorAll(`input[name="${figure.dataset.demo}-ppo_rollout"]`)];
   const more = figure.querySelector(".mem-more");
   const chartBox = figure.querySelector(".mem-chart");
   let model = initial.options.model;
@@ -45,6 +49,7 @@ export function mountMemory(figure, runtime, initial) {
     o.zero_stage = Number(field("zero_stage").value);
     o.lora_rank = Number(field("lora_rank").value);
     o.reward = rewardRadios.find((r) => r.checked).value;
+    o.ppo_rollout = rolloutRadios.find((r) => r.checked).value;
     o.grad_checkpointing = field("grad_checkpointing").checked;
     o.micro_batch = initial.options.micro_batch;
     return o;
@@ -63,7 +68,7 @@ export function mountMemory(figure, runtime, initial) {
     const bad = INT_FIELDS.filter((k) => !field(k).checkValidity() || field(k).value === "");
     shell.note(bad.length ? `Out of range: ${bad.map((k) => field(k).closest("label").textContent.trim()).join(", ")}; the numbers use the last valid value.` : "");
     if (bad.length) return;
-    const parts = [`m:${o.model}`, ...INT_FIELDS.map((k) => `${k}:${o[k]}`), `zero_stage:${o.zero_stage}`, `lora_rank:${o.lora_rank}`, `reward:${o.reward}`, `grad_checkpointing:${o.grad_checkpointing ? 1 : 0}`];
+    const parts = [`m:${o.model}`, ...INT_FIELDS.map((k) => `${k}:${o[k]}`), `zero_stage:${o.zero_stage}`, `lora_rank:${o.lora_rank}`, `reward:${o.reward}`, `ppo_rollout:${o.ppo_rollout}`, `grad_checkpointing:${o.grad_checkpointing ? 1 : 0}`];
     shell.writeHash(parts.join(";"));
     shell.update();
   }
@@ -154,6 +159,7 @@ export function mountMemory(figure, runtime, initial) {
     field("zero_stage").value = String(fromHash.zero_stage);
     field("lora_rank").value = String(fromHash.lora_rank);
     rewardRadios.forEach((r) => { r.checked = r.value === fromHash.reward; });
+    rolloutRadios.forEach((r) => { r.checked = r.value === fromHash.ppo_rollout; });
     field("grad_checkpointing").checked = fromHash.grad_checkpointing;
     const bad = [...INT_FIELDS.map(field), field("zero_stage"), field("lora_rank")].filter((f) => !f.checkValidity() || f.value === "");
     if (bad.length) {
