@@ -158,8 +158,8 @@ def _render_container(self, tokens, idx, options, env):
             return f"<!--demo-start:{tok.meta['demo']}-->"
         return "<!--demo-end-->\n"
     if opening:
-        return f'<aside class="admonition {name}">'
-    return "</aside>\n"
+        return f'<div class="admonition {name}" role="note">'
+    return "</div>\n"
 
 
 def _admonition_titles(state) -> None:
