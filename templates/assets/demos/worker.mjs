@@ -84,12 +84,30 @@ async function fetchText(url) {
 }
 
 // Pyodide reports some failures through console.error/warn; collect them into the error we show instead.
+// A refused or truncated runtime file (SRI mismatch, network lost) is only *logged* by Emscripten's loader,
+// and the promise never settles: fail at once on an abort, and a few seconds after any other console.error
+// unless loading recovers (e.g. the streaming-compile fallback) -- never leave the figure "loading" for minutes.
+const GRACE_AFTER_ERROR_MS = 8000;
+// (Pyodide 0.27's own instantiateWasm only console.warn()s "wasm instantiation failed!" and never calls back.)
+const FATAL = /instantiation failed|failed to asynchronously prepare wasm|Aborted\(|RuntimeError|NetworkError|Failed to fetch|integrity/i;
+
 async function quietly(fn, notes) {
   const saved = { error: console.error, warn: console.warn };
-  console.error = console.warn = (...args) => notes.push(args.map(String).join(" "));
+  let fail, timer = null;
+  const failed = new Promise((_, reject) => { fail = reject; });
+  const note = (args) => { const m = args.map(String).join(" "); notes.push(m); return m; };
+  console.warn = (...args) => { if (FATAL.test(note(args))) fail(new Error(notes.join("\n"))); };
+  console.error = (...args) => {
+    const m = note(args);
+    if (FATAL.test(m)) fail(new Error(m));
+    else if (timer === null) timer = setTimeout(() => fail(new Error(notes.join("\n"))), GRACE_AFTER_ERROR_MS);
+  };
+  const work = Promise.resolve().then(fn);
+  work.catch(() => {}); // if `failed` wins the race, a later rejection of `work` must not go unhandled
   try {
-    return await fn();
+    return await Promise.race([work, failed]);
   } finally {
+    if (timer !== null) clearTimeout(timer);
     console.error = saved.error;
     console.warn = saved.warn;
   }
