@@ -294,6 +294,16 @@ def gather(opts: Options) -> tuple[list[Page], dict[str, Any]]:
     # anchors: every #fragment a chapter links to must exist on the target page
     import re
     page_ids = {p.slug: set(re.findall(r'\sid="([^"]+)"', p.html)) for p in pages if p.slug}
+    # an id the chapter claims must not also be one the page template uses (e.g. a heading "References")
+    from collections import Counter
+    for page in pages:
+        doc = next((d for d in docs if d.slug == page.slug), None)
+        if doc is None:
+            continue
+        for hid, n in Counter(re.findall(r'\sid="([^"]+)"', page.html)).items():
+            if n > 1 and hid in doc.env.get("ids", {}):
+                diags.add(doc.path, doc.env["ids"][hid], "duplicate-id",
+                          f"id '{hid}' is also used by the page template; give this heading another id with {{#...}}")
     for doc in docs:
         for line, target, anchor in doc.anchor_checks:
             if target in page_ids and anchor and anchor not in page_ids[target]:

@@ -181,3 +181,10 @@ def test_refuses_to_replace_a_foreign_directory(project: Project, tmp_path):
     assert r.returncode == 1
     assert "refusing to replace a directory that was not built by this project" in r.stderr
     assert (foreign / "keep.txt").read_text() == "mine"
+
+
+def test_heading_id_that_the_template_also_uses(built: Project):
+    built.edit("content/beta.md", "## Clipping", "## Clipping\n\n## References")
+    line = built.line_of("content/beta.md", "## References")
+    expect_failure(built, f"content/beta.md:{line}: [duplicate-id] id 'references' is also used by the page "
+                          "template; give this heading another id with {#...}")
