@@ -39,6 +39,7 @@ class Diagnostics:
             return p.as_posix()
 
     def add(self, path: Path | str, line: int | None, code: str, message: str) -> None:
+        message = " ".join(str(message).split())   # one problem, one line (KaTeX messages carry newlines)
         d = Diagnostic(self.rel(path), max(1, int(line or 1)), code, message)
         if d not in self.items:
             self.items.append(d)

@@ -8,6 +8,7 @@ import html
 import io
 import sys
 import threading
+import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -97,25 +98,47 @@ def serve(opts: Options, *, port: int, run_build: Callable[[Options], int]) -> i
         if code:
             print(buf.getvalue(), file=sys.stderr, end="")
 
+    started = time.time()
     rebuild()
     if not opts.out.exists():
         print("nothing to serve yet: the first build failed; fix the problems above (watching for changes)")
         opts.out.mkdir(parents=True, exist_ok=True)
+    paths = [opts.project / p for p in WATCHED if (opts.project / p).exists()]
+    ready, stop = threading.Event(), threading.Event()
+
+    def watcher() -> None:
+        from watchfiles import watch
+        # yield_on_timeout: the first (empty) yield tells us the watcher is running
+        for changes in watch(*[str(p) for p in paths], watch_filter=partial(_relevant, opts.project),
+                             yield_on_timeout=True, rust_timeout=300, stop_event=stop):
+            ready.set()
+            if changes:
+                names = sorted({Path(c[1]).name for c in changes})
+                print(f"changed: {', '.join(names)} -> rebuilding")
+                rebuild()
+
+    threading.Thread(target=watcher, daemon=True).start()
+    ready.wait(timeout=30)
+    if _newest_mtime(paths) > started:   # edited while the first build ran and the watcher started
+        rebuild()
     server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(opts.out, state))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"serving {opts.out} at http://127.0.0.1:{port}/  (Ctrl-C to stop; rebuilding on change)")
     try:
-        from watchfiles import watch
-        paths = [str(opts.project / p) for p in WATCHED if (opts.project / p).exists()]
-        for changes in watch(*paths, watch_filter=partial(_relevant, opts.project)):
-            names = sorted({Path(c[1]).name for c in changes})
-            print(f"changed: {', '.join(names)} -> rebuilding")
-            rebuild()
+        server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        server.shutdown()
+        stop.set()
+        server.server_close()
     return 0
+
+
+def _newest_mtime(paths: list[Path]) -> float:
+    newest = 0.0
+    for p in paths:
+        files = [p] if p.is_file() else [f for f in p.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+        newest = max([newest] + [f.stat().st_mtime for f in files])
+    return newest
 
 
 def _relevant(project: Path, change, path: str) -> bool:

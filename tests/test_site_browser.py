@@ -1,19 +1,12 @@
 """End-to-end tests of the built site in headless Chromium (reader features of the theme).
 
-The site is built once per session with ``build.py --out DIR --pyodide local`` (self-hosted: no request may
-leave 127.0.0.1) and served by http.server on 127.0.0.1. Set GRPO_SITE_DIR to test an already built site.
+The site is built once per test process with ``build.py --out DIR --pyodide local`` (self-hosted: no request
+may leave 127.0.0.1) and served on 127.0.0.1 by the shared fixtures of tests/conftest.py.
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import threading
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
@@ -25,9 +18,6 @@ import pytest
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 LAYERS = ("intuition", "math", "implementation")
 
@@ -37,46 +27,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("site-browser")]
 # ---------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="session")
-def site_dir(tmp_path_factory) -> Path:
-    given = os.environ.get("GRPO_SITE_DIR")
-    if given:
-        return Path(given)
-    out = tmp_path_factory.mktemp("site-browser") / "site"
-    proc = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(out), "--pyodide", "local"],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        pytest.fail(f"build.py failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    return out
-
-
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
-                      ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm",
-                      ".json": "application/json", ".svg": "image/svg+xml", ".woff2": "font/woff2"}
-
-    def log_message(self, *args):  # keep test output clean
-        pass
+def site_dir(real_site: Path) -> Path:
+    """The project's site, built once per test process by the shared fixture (tests/conftest.py)."""
+    return real_site
 
 
 @pytest.fixture(scope="session")
-def base_url(site_dir: Path):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(site_dir)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+def base_url(served_site) -> str:
+    return served_site.url
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail(f"Chromium not found at {CHROMIUM} (scripts/setup.sh --test installs it)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-                              args=LAUNCH_ARGS)
-        yield b
-        b.close()
+# `browser` is the shared session fixture of tests/conftest.py: one Playwright per process (two sync
+# Playwright instances in one process fail with "Sync API inside the asyncio loop").
 
 
 class Tab:
