@@ -61,7 +61,9 @@ class Watched:
 
 def watch(browser, base_url: str, *, offline: bool = True, console_levels=("error", "warning"), **context_args) -> Watched:
     """A new context + page on `base_url`'s origin. offline=True aborts every request off that origin
-    (and still records it), so a test never reaches the internet."""
+    (and still records it), so a test never reaches the internet. offline=False only records requests and
+    does not intercept them: Playwright's request interception turns the HTTP cache off, so cache
+    measurements need offline=False (on a self-hosted site, which never leaves the origin)."""
     origin = base_url.split("/", 3)
     origin = "/".join(origin[:3]) + "/"
     context = browser.new_context(**context_args)
@@ -77,7 +79,10 @@ def watch(browser, base_url: str, *, offline: bool = True, console_levels=("erro
         else:
             r.fallback()
 
-    context.route("**/*", route)
+    if offline:
+        context.route("**/*", route)
+    else:
+        context.on("request", lambda req: w.requests.append(req.url))
     page.on("console", lambda m: w.console.append(f"console.{m.type}: {m.text}") if m.type in console_levels else None)
     page.on("pageerror", lambda e: w.console.append(f"uncaught: {e}"))
     page.on("requestfailed", lambda r: w.failed.append(f"{r.url} ({r.failure})"))
