@@ -43,6 +43,9 @@ UNSAFE_HTML = [(re.compile(r"<script\b", re.I), "<script> (put scripts in templa
                (re.compile(r"\sstyle\s*=", re.I), "a style= attribute (use a class; CSP forbids inline styles)"),
                (re.compile(r"javascript:", re.I), "a javascript: URL")]
 CITE_RE = re.compile(r"\[@([A-Za-z0-9_:.-]+)((?:\s*;\s*@[A-Za-z0-9_:.-]+)*)\]")
+# Boxes that may scroll sideways are keyboard-focusable (WCAG 2.1.1); site.js drops the ones that turn out
+# not to overflow, as they come near the viewport.
+SCROLL_FOCUS = 'tabindex="0" data-scroll-focus'
 EXPLICIT_ID = re.compile(r"\s*\{#([A-Za-z][\w:.-]*)\}\s*$")
 
 
@@ -126,9 +129,9 @@ def make_parser(render_math: Callable[[str, bool, dict], str]) -> MarkdownIt:
         tex_attr = html.escape(tok.content.strip(), quote=True)
         if label:
             n = env["eq_numbers"][label]
-            return (f'<div class="math-display" id="eq-{html.escape(label)}" data-tex="{tex_attr}">{body}'
+            return (f'<div class="math-display" id="eq-{html.escape(label)}" {SCROLL_FOCUS} data-tex="{tex_attr}">{body}'
                     f'<span class="eq-no">({n})</span></div>\n')
-        return f'<div class="math-display" data-tex="{tex_attr}">{body}</div>\n'
+        return f'<div class="math-display" {SCROLL_FOCUS} data-tex="{tex_attr}">{body}</div>\n'
 
     md.add_render_rule("math_inline", math_inline)
     md.add_render_rule("math_inline_double", lambda s, t, i, o, e: render_math(t[i].content, True, e))
@@ -138,7 +141,7 @@ def make_parser(render_math: Callable[[str, bool, dict], str]) -> MarkdownIt:
     md.add_render_rule("heading_open", _render_heading_open)
     md.add_render_rule("heading_close", _render_heading_close)
     md.add_render_rule("fence", _render_fence)
-    md.add_render_rule("table_open", lambda s, t, i, o, e: '<div class="table-wrap"><table>\n')
+    md.add_render_rule("table_open", lambda s, t, i, o, e: f'<div class="table-wrap" {SCROLL_FOCUS}><table>\n')
     md.add_render_rule("table_close", lambda s, t, i, o, e: "</table></div>\n")
     return md
 
@@ -212,7 +215,7 @@ def _render_fence(self, tokens, idx, options, env):
         lexer = get_lexer_by_name(lang) if lang else get_lexer_by_name("text")
     except ClassNotFound:
         lexer = get_lexer_by_name("text")
-    code = highlight(tok.content, lexer, _FORMATTER)
+    code = highlight(tok.content, lexer, _FORMATTER).replace("<pre>", f"<pre {SCROLL_FOCUS}>", 1)
     source = tok.meta.get("source")
     head = ""
     if source:

@@ -48,7 +48,7 @@ def test_fixture_files_were_found():
 def test_display_math_is_rendered_at_build_time_with_number_and_tex():
     html = render_fragment("$$\n\\adv_{i,t} = \\frac{r_i - \\mean(\\mathbf{r})}{\\std(\\mathbf{r})}\n$$ (adv)\n",
                            project=ROOT)
-    assert html.startswith('<div class="math-display" id="eq-adv" data-tex="\\adv_{i,t} = ')
+    assert html.startswith('<div class="math-display" id="eq-adv" tabindex="0" data-scroll-focus data-tex="\\adv_{i,t} = ')
     assert '<span class="eq-no">(1)</span>' in html
     assert "<math" in html and 'class="katex-html"' in html       # MathML for readers + HTML for layout
     assert "\\adv" not in re.sub(r'data-tex="[^"]*"|<annotation.*?</annotation>', "", html, flags=re.S)  # no raw TeX shown

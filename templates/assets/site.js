@@ -262,17 +262,35 @@
     }));
   });
 
-  /* Scroll boxes that overflow must be reachable by keyboard. */
+  /* Scroll boxes that overflow must be reachable by keyboard. The build makes every such box focusable
+     (tabindex=0, data-scroll-focus); here boxes that do not overflow drop out of the tab order as they come
+     near the viewport. Measuring them all at start-up would force one long layout of the whole page. */
+  var scrollers = $$(".math-display, .table-wrap, .highlight pre, .graph-scroll");
+  function applyOverflow(el, over) {
+    if (over && !el.hasAttribute("tabindex")) { el.setAttribute("tabindex", "0"); el.setAttribute("data-scroll-focus", ""); }
+    else if (!over && el.hasAttribute("data-scroll-focus")) { el.removeAttribute("tabindex"); el.removeAttribute("data-scroll-focus"); }
+  }
+  function markBatch(els) {
+    var over = els.map(function (el) { return el.scrollWidth > el.clientWidth + 1; });   /* reads, then writes */
+    els.forEach(function (el, k) { applyOverflow(el, over[k]); });
+  }
+  var scrollIO = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+    markBatch(entries.filter(function (e) { return e.isIntersecting; }).map(function (e) { return e.target; }));
+  }, { rootMargin: "800px 0px" }) : null;
   function markScrollers() {
-    $$(".math-display, .table-wrap, .highlight pre, .graph-scroll").forEach(function (el) {
-      var over = el.scrollWidth > el.clientWidth + 1;
-      if (over && !el.hasAttribute("tabindex")) { el.setAttribute("tabindex", "0"); el.setAttribute("data-scroll-focus", ""); }
-      else if (!over && el.hasAttribute("data-scroll-focus")) { el.removeAttribute("tabindex"); el.removeAttribute("data-scroll-focus"); }
-    });
+    if (!scrollIO) return markBatch(scrollers);
+    scrollers.forEach(function (el) { scrollIO.unobserve(el); scrollIO.observe(el); });
   }
   markScrollers();
   var rs = 0;
-  window.addEventListener("resize", function () { clearTimeout(rs); rs = setTimeout(markScrollers, 150); });
+  window.addEventListener("resize", function () {
+    clearTimeout(rs);
+    rs = setTimeout(function () {
+      /* widths changed: every box may scroll again until it is measured near the viewport */
+      scrollers.forEach(function (el) { applyOverflow(el, true); });
+      markScrollers();
+    }, 150);
+  });
 
   /* ---------- citation cards ---------- */
   var card = null, cardFor = null, hideTimer = 0;
@@ -367,6 +385,6 @@
       ticking = true;
       requestAnimationFrame(function () { ticking = false; spy(); });
     }, { passive: true });
-    spy();
+    /* no synchronous spy() here: the observer's first callback runs it after the first layout */
   }
 })();
