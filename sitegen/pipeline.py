@@ -141,7 +141,7 @@ def gather(opts: Options) -> tuple[list[Page], dict[str, Any]]:
 
     macros = load_macros(project / "MATH_CONVENTIONS.md", diags)
     references = load_references(content / "references.yaml", diags)
-    demo_names = {p.stem for p in (templates / "demos").glob("*.html")}
+    demo_names = {p.stem for p in (templates / "demos").glob("*.html") if not p.name.startswith("_")}
 
     sources = []
     for path in sorted(content.glob("*.md")):
