@@ -74,7 +74,10 @@ class StaticHost(SimpleHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Vary", "Accept-Encoding")
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):   # the browser went away mid-response
+                pass
             return
         super().do_GET()
 
