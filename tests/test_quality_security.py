@@ -202,7 +202,13 @@ def test_browser_enforces_the_csp(served_site, browser):
         page.goto(served_site.url + "grpo/")
         page.evaluate("(src) => { const s = document.createElement('script'); s.src = src; document.head.append(s); }",
                       f"{w.origin}__probe__/csp.js")
-        page.wait_for_function("window.__probeDone === true")
+        # poll from Python: wait_for_function compiles its predicate with eval in the page, which this CSP forbids
+        for _ in range(200):
+            if page.evaluate("() => window.__probeDone === true"):
+                break
+            page.wait_for_timeout(50)
+        else:
+            raise AssertionError("the probe script never finished")
         got = page.evaluate("({inline: !!window.__inlineRan, eval: !!window.__evalRan, fn: !!window.__functionRan,"
                             " evalError: window.__evalError, functionError: window.__functionError})")
         assert not got["inline"], "an injected inline script ran: the CSP is not enforced"
