@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 import traceback
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import jinja2
 from pygments.formatters import HtmlFormatter
@@ -284,7 +287,6 @@ def gather(opts: Options) -> tuple[list[Page], dict[str, Any]]:
 
     index_ctx = common("", "index", opts.site_title, opts.tagline, "", None, has_math=False)
     index_ctx["graph_svg"] = graph_svg(nav, conn) if nav else ""
-    from urllib.parse import urlparse
     nf_root = urlparse(base).path or "/"    # the 404 page is served at any depth: root-absolute links
     nf_ctx = common(nf_root, "404", "Page not found", "This page does not exist.", "404.html", None, has_math=False)
     for name, ctx, out in (("index.html", index_ctx, "index.html"), ("404.html", nf_ctx, "404.html")):
@@ -293,10 +295,8 @@ def gather(opts: Options) -> tuple[list[Page], dict[str, Any]]:
             pages.append(Page(out, text))
 
     # anchors: every #fragment a chapter links to must exist on the target page
-    import re
     page_ids = {p.slug: set(re.findall(r'\sid="([^"]+)"', p.html)) for p in pages if p.slug}
     # an id the chapter claims must not also be one the page template uses (e.g. a heading "References")
-    from collections import Counter
     for page in pages:
         doc = next((d for d in docs if d.slug == page.slug), None)
         if doc is None:
@@ -369,7 +369,6 @@ def _write_assets(opts: Options, dest: Path, info: dict[str, Any]) -> None:
         shutil.copy2(f, fonts / f.name)
     css = (dest / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
     # keep only the woff2 sources, so no browser asks for a file we did not ship
-    import re
     css = re.sub(r'src:url\((fonts/[^)]+\.woff2)\) format\("woff2"\)(,url\([^)]+\) format\("[^"]+"\))*',
                  r'src:url(\1) format("woff2")', css)
     css = css.replace("@font-face{", "@font-face{font-display:swap;")   # text first, KaTeX glyphs when loaded
