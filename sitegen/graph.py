@@ -209,7 +209,3 @@ def graph_svg(chapters: list[dict], conn: Connections) -> str:
                    f'class="graph-label">{e(title[s])}</text></a>')
     out.append("</svg>")
     return "\n".join(out)
-
-
-def strip_tags(s: str) -> str:
-    return re.sub(r"<[^>]+>", "", s)

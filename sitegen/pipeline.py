@@ -23,7 +23,7 @@ from pygments.formatters import HtmlFormatter
 
 from . import markdown as mdown
 from .diagnostics import BuildFailed, Diagnostics
-from .graph import graph_svg, load_connections, load_references, reference_html, strip_tags
+from .graph import graph_svg, load_connections, load_references, reference_html
 from .mathtex import KatexUnavailable, StyleClasses, load_macros, render_batch
 from .sources import load_chapter
 
