@@ -463,14 +463,23 @@ def _loss_grads(params, tokens, chain):
 
 # --------------------------------------------------------------------------- supervised fine-tuning (the reference)
 
-SFT = {"seed": 0, "steps": 1500, "batch": 64, "lr": 3e-3}
+SFT = {"seed": 0, "steps": 2500, "batch": 64, "lr": 3e-3, "slip": 0.75}
 
 
-def sft_step(params: dict, opt: dict, rng: np.random.Generator, train_pairs: np.ndarray, batch: int, lr: float):
-    """One Adam step on the cross-entropy of the correct completions (mean over completion tokens).
+def teacher_answers(pairs: np.ndarray, rng: np.random.Generator, slip: float) -> np.ndarray:
+    """The SFT data's completions (M, MAX_NEW): a sloppy teacher who, when the ones digits carry
+    (a0 + b0 >= 10), forgets the carry with probability ``slip`` and writes a + b - 10 (47+15= -> 52)."""
+    carry = pairs[:, 0] % 10 + pairs[:, 1] % 10 >= 10
+    forgets = carry & (rng.random(len(pairs)) < slip)
+    return answer_tokens(pairs - np.stack([forgets * 10, np.zeros_like(forgets)], 1))
+
+
+def sft_step(params: dict, opt: dict, rng: np.random.Generator, train_pairs: np.ndarray, batch: int, lr: float,
+             slip: float):
+    """One Adam step on the cross-entropy of the teacher's completions (mean over completion tokens).
     Returns (params, opt, loss)."""
     pairs = train_pairs[rng.integers(0, len(train_pairs), batch)]
-    answers = answer_tokens(pairs)
+    answers = teacher_answers(pairs, rng, slip)
     tokens = np.concatenate([prompt_tokens(pairs), answers], 1)
     weights = np.zeros((batch, BLOCK_SIZE - 1))
     weights[:, PROMPT_LEN - 1:] = completion_mask(answers) / completion_mask(answers).sum()
@@ -480,14 +489,159 @@ def sft_step(params: dict, opt: dict, rng: np.random.Generator, train_pairs: np.
 
 
 def sft(seed: int = SFT["seed"], steps: int = SFT["steps"], batch: int = SFT["batch"], lr: float = SFT["lr"],
-        log=None) -> dict:
-    """Supervised fine-tuning from init_params(seed) for ``steps`` Adam steps: deterministic. Returns params."""
+        slip: float = SFT["slip"], log=None) -> dict:
+    """Supervised fine-tuning from init_params(seed) for ``steps`` Adam steps on the sloppy teacher's answers
+    (``teacher_answers``): the model learns to add but, where the ones carry, prefers forgetting the carry.
+    Deterministic. Returns params."""
     rng = np.random.default_rng(seed)
     train, held_out = split_pairs()
     params = init_params(seed)
     opt = adam_init(params)
     for step in range(1, steps + 1):
-        params, opt, loss = sft_step(params, opt, rng, train, batch, lr)
+        params, opt, loss = sft_step(params, opt, rng, train, batch, lr, slip)
         if log and (step % 100 == 0 or step == steps):
             log(step, loss, greedy_accuracy(params, held_out))
     return params
+
+
+# --------------------------------------------------------------------------- a training run
+
+
+def new_run(seed: int, settings: dict | None = None, ref_params: dict | None = None) -> dict:
+    """The state of a GRPO run from the reference: params, Adam state, the seeded Generator, step 0.
+    settings: any of DEFAULTS' keys (checked by ``check_settings``)."""
+    ref = load_reference() if ref_params is None else ref_params
+    return {"params": ref, "ref": ref, "opt": adam_init(ref), "rng": np.random.default_rng(seed), "step": 0,
+            "settings": check_settings(settings or {}), "seed": seed}
+
+
+def check_settings(settings: dict) -> dict:
+    """DEFAULTS updated by ``settings``; ValueError naming the first bad key or value."""
+    unknown = sorted(set(settings) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; known: {sorted(DEFAULTS)}")
+    s = {**DEFAULTS, **settings}
+    for k in ("B", "G", "mu"):
+        if int(s[k]) != s[k] or s[k] < 1:
+            raise ValueError(f"{k} must be a positive integer, got {s[k]!r}")
+    if s["G"] < 2:
+        raise ValueError(f"G must be at least 2 (a group needs two completions to compare), got {s['G']}")
+    for k in ("lr", "eps_low", "eps_high"):
+        if not (isinstance(s[k], (int, float)) and math.isfinite(s[k]) and s[k] > 0):
+            raise ValueError(f"{k} must be a finite number > 0, got {s[k]!r}")
+    if not (isinstance(s["beta"], (int, float)) and math.isfinite(s["beta"]) and s["beta"] >= 0):
+        raise ValueError(f"beta must be a finite number >= 0, got {s['beta']!r}")
+    if not (isinstance(s["temperature"], (int, float)) and 0 < s["temperature"] <= 10):
+        raise ValueError(f"temperature must be in (0, 10], got {s['temperature']!r}")
+    if s["loss_type"] not in core.LOSS_TYPES:
+        raise ValueError(f"loss_type must be one of {core.LOSS_TYPES}, got {s['loss_type']!r}")
+    if s["std_scale"] not in (True, False):
+        raise ValueError(f"std_scale must be true or false, got {s['std_scale']!r}")
+    return s
+
+
+def run_steps(run: dict, n: int) -> tuple[dict, list]:
+    """n GRPO steps of ``run``. Returns (the new run state, the n step records)."""
+    train, _ = split_pairs()
+    params, opt, records = run["params"], run["opt"], []
+    for _ in range(n):
+        params, opt, rec = grpo_step(params, run["ref"], opt, run["rng"], train, run["settings"])
+        records.append(rec)
+    return {**run, "params": params, "opt": opt, "step": run["step"] + n}, records
+
+
+LOG_KEYS = ("reward_mean", "kl", "clip_frac", "zero_adv_frac", "length_mean")
+
+
+def log_line(step: int, records: list, accuracy: float) -> dict:
+    """One logged point: the step, the held-out greedy accuracy and the mean of each LOG_KEYS over records."""
+    line = {"step": step, "accuracy": accuracy}
+    for k in LOG_KEYS:
+        line[k] = float(np.mean([r[k] for r in records])) if records else None
+    return line
+
+
+def train(seed: int = 0, steps: int | None = None, settings: dict | None = None, eval_every: int = 10,
+          ref_params: dict | None = None):
+    """Train from the reference; yields a log_line every ``eval_every`` steps (and at step 0)."""
+    steps = TRAIN_STEPS if steps is None else steps
+    if int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    run = new_run(seed, settings, ref_params)
+    _, held_out = split_pairs()
+    yield log_line(0, [], greedy_accuracy(run["params"], held_out))
+    while run["step"] < steps:
+        run, recs = run_steps(run, min(eval_every, steps - run["step"]))
+        yield log_line(run["step"], recs, greedy_accuracy(run["params"], held_out))
+
+
+TRAIN_STEPS = 400
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _plot(lines: list, path: Path, title: str) -> None:
+    import matplotlib  # only the command line draws with matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6), sharex=True)
+    keys = ("accuracy",) + LOG_KEYS
+    for ax, k in zip(axes.ravel(), keys):
+        pts = [(l["step"], l[k]) for l in lines if l[k] is not None]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts])
+        ax.set_title(k)
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("step")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m demos.tinygpt", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("sft", help="remake the reference weights (deterministic)")
+    s.add_argument("--out", type=Path, default=REF_PATH)
+    t = sub.add_parser("train", help="GRPO from the reference with the demo's default settings")
+    t.add_argument("--steps", type=int, default=TRAIN_STEPS)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--loss-type", choices=core.LOSS_TYPES, default=DEFAULTS["loss_type"])
+    t.add_argument("--json", action="store_true", help="one JSON object per logged step on stdout")
+    t.add_argument("--plot", type=Path, default=None, help="figure path (default tinygpt-train-seed<S>.png)")
+    args = ap.parse_args(argv)
+    if args.cmd == "sft":
+        params = sft(log=lambda step, loss, acc: print(f"sft step {step}: loss {loss:.4f}, held-out {acc:.3f}",
+                                                       file=sys.stderr))
+        np.savez_compressed(args.out, **{k: v.astype(np.float32) for k, v in params.items()})
+        print(f"wrote {args.out} ({args.out.stat().st_size} bytes)", file=sys.stderr)
+        return 0
+    if args.steps < 1:
+        ap.error(f"--steps must be >= 1, got {args.steps}")
+    lines, bar = [], sys.stderr.isatty() and not args.json
+    for line in train(args.seed, args.steps, {"loss_type": args.loss_type}):
+        lines.append(line)
+        if args.json:
+            print(json.dumps(line), flush=True)
+        elif bar:
+            done = line["step"] / args.steps
+            print(f"\r[{'#' * int(30 * done):<30}] step {line['step']}/{args.steps}  accuracy {line['accuracy']:.3f}",
+                  end="", file=sys.stderr, flush=True)
+    if bar:
+        print(file=sys.stderr)
+    if not args.json and not bar:
+        print(f"accuracy {lines[0]['accuracy']:.3f} -> {lines[-1]['accuracy']:.3f} in {args.steps} steps")
+    path = args.plot or Path(f"tinygpt-train-seed{args.seed}.png")
+    _plot(lines, path, f"GRPO on a+b=, seed {args.seed}, loss {args.loss_type}")
+    print(f"figure: {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
