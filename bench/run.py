@@ -16,7 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent), str(HERE.parent / "demos")]
-MODULES = ["bench_core", "bench_build", "bench_browser", "bench_quality"]
+MODULES = ["bench_core", "bench_build", "bench_browser", "bench_quality", "bench_tinygpt"]
 
 
 def machine() -> str:

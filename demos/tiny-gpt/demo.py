@@ -136,6 +136,11 @@ def step(payload_json: str) -> str:
                        "group": group_view(last)})
 
 
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c are correct: 1 - C(n - c, k) / C(n, k)."""
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
 def pass_maj_at_k(params: dict, pairs: np.ndarray, rng: np.random.Generator, n: int = PASS_K) -> dict:
     """pass@k (unbiased estimator, Chen et al. 2021, arXiv 2107.03374) and maj@k (majority vote over the first k
     samples; ties go to the answer seen first) for k = 1..n, from n samples at temperature 1 per prompt."""
@@ -145,7 +150,7 @@ def pass_maj_at_k(params: dict, pairs: np.ndarray, rng: np.random.Generator, n: 
     answers = ["".join(g.VOCAB[t] for t in row[: int(m.sum())]) for row, m in zip(comps, g.completion_mask(comps))]
     answers = np.array(answers).reshape(M, n)
     c = correct.sum(1)
-    pass_k = [float(np.mean([1.0 - math.comb(n - ci, k) / math.comb(n, k) for ci in c])) for k in range(1, n + 1)]
+    pass_k = [float(np.mean([pass_at_k(n, int(ci), k) for ci in c])) for k in range(1, n + 1)]
     maj_k = []
     for k in range(1, n + 1):
         wins = 0
