@@ -398,7 +398,7 @@ def adam_step(params: dict, grads: dict, state: dict, lr: float, betas=(0.9, 0.9
 # --------------------------------------------------------------------------- GRPO
 
 
-DEFAULTS = {"B": 4, "G": 8, "beta": 0.04, "eps_low": 0.2, "eps_high": 0.2, "lr": 5e-4, "mu": 1,
+DEFAULTS = {"B": 4, "G": 8, "beta": 0.04, "eps_low": 0.2, "eps_high": 0.2, "lr": 7e-4, "mu": 1,
             "loss_type": "grpo", "std_scale": True, "temperature": 1.0, "max_grad_norm": 1.0}
 
 
@@ -581,7 +581,7 @@ def train(seed: int = 0, steps: int | None = None, settings: dict | None = None,
         yield log_line(run["step"], recs, greedy_accuracy(run["params"], held_out))
 
 
-TRAIN_STEPS = 400
+TRAIN_STEPS = 600
 
 
 def bench_steps(steps: int, seed: int = 0) -> dict:

@@ -52,13 +52,22 @@ def test_same_seed_same_run_and_a_fresh_start_forgets_old_runs():
         call("step", {"run": "r7"})
 
 
-@pytest.mark.parametrize("knob, value", [("G", 4), ("beta", 0.5), ("eps_low", 0.05), ("eps_high", 0.05),
-                                         ("lr", 0.003), ("mu", 2), ("loss_type", "dr_grpo"), ("std_scale", False),
-                                         ("temperature", 0.5), ("seed", 3)])
-def test_every_control_changes_the_run(knob, value):
-    _, (base,) = run_of(steps=5)
-    _, (other,) = run_of({knob: value}, steps=5)
-    assert base["records"] != other["records"] or base["group"] != other["group"]
+@pytest.mark.parametrize("knob, value, base", [
+    ("G", 4, {}), ("beta", 0.5, {}), ("lr", 0.003, {}), ("mu", 2, {}), ("loss_type", "dr_grpo", {}),
+    ("std_scale", False, {}), ("temperature", 0.5, {}), ("seed", 3, {}),
+    # with mu = 1 every ratio is exactly 1 and the clip never fires: the clip range matters from mu = 2 on
+    ("eps_low", 0.05, {"mu": 2}), ("eps_high", 0.05, {"mu": 2})])
+def test_every_control_changes_the_run(knob, value, base):
+    _, (ref,) = run_of(base, steps=5)
+    _, (other,) = run_of({**base, knob: value}, steps=5)
+    assert ref["records"] != other["records"]
+
+
+def test_with_mu_1_nothing_is_clipped():
+    _, (res,) = run_of({"eps_low": 0.01, "eps_high": 0.01}, steps=5)
+    assert all(r["clip_frac"] == 0 for r in res["records"])
+    _, (res,) = run_of({"eps_low": 0.01, "eps_high": 0.01, "mu": 2}, steps=5)
+    assert any(r["clip_frac"] > 0 for r in res["records"])
 
 
 def test_compare_runs_a_second_configuration_from_the_same_seed():

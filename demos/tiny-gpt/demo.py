@@ -183,7 +183,8 @@ def evaluate(payload_json: str) -> str:
 def initial_state() -> dict:
     """Step 0 of the default run: what the page shows before the reader presses Play."""
     ref = reference()
-    return {"config": limits.defaults(LIMITS), "compare": "none", "speeds": SPEEDS, "speed": 60, "B": g.DEFAULTS["B"],
+    return {"config": limits.defaults(LIMITS), "compare": "none", "compares": list(COMPARE), "speeds": SPEEDS,
+            "speed": 60, "B": g.DEFAULTS["B"],
             "n_params": int(sum(v.size for v in ref["params"].values())),
             "ref_accuracy": ref["accuracy"], "runs": [{"records": [], "accuracy": [[0, ref["accuracy"]]]}],
             "group": None, "passk": None}

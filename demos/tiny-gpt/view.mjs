@@ -123,6 +123,7 @@ export function parseHash(value, initial) {
       if (!initial.speeds.includes(Number(v))) throw new Error("unknown speed");
       out.speed = Number(v);
     } else if (k === "compare") {
+      if (!initial.compares.includes(v)) throw new Error(`compare must be one of ${initial.compares.join(", ")}`);
       out.compare = v;
     } else if (L[k] && L[k].choices) {
       const c = L[k].choices.find((x) => String(x) === v);
@@ -154,6 +155,7 @@ export function mount(figure, runtime, initial) {
   let playing = false;
   let inflight = false;
   let lastStepAt = 0;
+  let evalWanted = false;  // pass@k asked for while a chunk was running: run it after that chunk
 
   const value = (k) => {
     const spec = initial.limits[k], input = knob(k);
@@ -184,6 +186,7 @@ export function mount(figure, runtime, initial) {
     figure.dataset.step = String(step);
     figure.dataset.accuracy = String(lastAcc);
     figure.dataset.reward = lastRec ? String(lastRec.reward_mean) : "";
+    figure.dataset.kl = lastRec ? String(lastRec.kl) : "";
     q(".tg-step-n").textContent = String(step);
     q(".tg-acc").textContent = lastAcc.toFixed(3);
     q(".tg-reward").textContent = lastRec ? lastRec.reward_mean.toFixed(3) : "–";
@@ -219,19 +222,28 @@ export function mount(figure, runtime, initial) {
       shell.showError(err);
     } finally {
       inflight = false;
+      if (evalWanted) evaluate();
     }
   }
 
   async function evaluate() {
-    if (!runtime.live || !view || inflight) { runtime.start(); return; }
+    if (!runtime.live || !view) { runtime.start(); return; }
+    if (inflight) { evalWanted = true; return; }
+    evalWanted = false;
     inflight = true;
+    const button = q(".tg-eval");
+    button.disabled = true;
+    button.textContent = "sampling 16 answers per prompt…";
     try {
       view.passk = await runtime.call(figure.dataset.demo, "evaluate", { run: runIds[0] });
       chart.innerHTML = render(view);
+      figure.dataset.passkStep = String(view.passk.step);
     } catch (err) {
       shell.showError(err);
     } finally {
       inflight = false;
+      button.disabled = false;
+      button.textContent = "pass@k and maj@k now";
     }
   }
 
