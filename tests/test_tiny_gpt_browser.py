@@ -33,6 +33,8 @@ def live(browser, served_site):
                    if 'data-demo="tiny-gpt"' in (served_site.root / c / "index.html").read_text(encoding="utf-8"))
     w.page.goto(served_site.url + chapter + "#demo-tiny-gpt")
     wait_live(w.page)
+    fig = w.page.locator(FIG)
+    poll(lambda: int(fig.get_attribute("data-renders") or 0) >= 1)     # the first run has started
     yield w
     w.close()
 
@@ -56,8 +58,9 @@ def reset(fig, settings: dict):
         fig.locator(f'.tg-controls [name="{name}"]').fill(str(value)) if name not in ("loss_type", "std_scale") \
             else fig.locator(f'.tg-controls [name="{name}"]').select_option(str(value).lower())
         fig.locator(f'.tg-controls [name="{name}"]').dispatch_event("change")
+    renders = int(fig.get_attribute("data-renders") or 0)
     fig.locator(".tg-reset").click()
-    poll(lambda: fig.get_attribute("data-step") == "0" and fig.get_attribute("data-reward") == "")
+    poll(lambda: int(fig.get_attribute("data-renders") or 0) > renders and fig.get_attribute("data-step") == "0")
 
 
 def test_first_10_steps_equal_cpythons(live):

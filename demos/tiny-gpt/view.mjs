@@ -273,6 +273,7 @@ export function mount(figure, runtime, initial) {
 
   function reset() {
     setPlaying(false);
+    view = null;          // no step until the new run has started
     writeHash();
     if (!configValid()) { shell.note("A setting is out of range; fix it to run."); return; }
     shell.note("");
