@@ -134,7 +134,7 @@ def test_render_is_pure_and_draws_every_part(tmp_path):
     html = out["html"]
     assert out["same"]
     assert html.count('class="tg-panel') == 5
-    assert html.count("<li") == len(res["group"]["rows"])
+    assert html.count("<li class=\"tg-right") + html.count("<li class=\"tg-wrong") == len(res["group"]["rows"])
     n_tokens = sum(len(r["tokens"]) for r in res["group"]["rows"])
     assert html.count('class="tg-tok') == n_tokens
     assert html.count("tg-clipped") == sum(sum(r["clipped"]) for r in res["group"]["rows"])

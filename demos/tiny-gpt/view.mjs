@@ -10,7 +10,7 @@ const PANELS = [
   ["clip_frac", "clipped tokens", [0, 0.5]],
   ["zero_adv_frac", "groups with zero advantage", [0, 1]],
 ];
-const PW = 200, PH = 84, GAP_X = 20, GAP_Y = 44, LEFT = 34, TOP = 20, COLS = 3;
+const PW = 220, PH = 84, LEFT = 40, RIGHT = 10, TOP = 22, BOTTOM = 22;
 const MAX_POINTS = 400;
 
 // [[x, y], ...] thinned to at most MAX_POINTS (every k-th point, the last kept)
@@ -25,9 +25,10 @@ function series(run, key) {
   return run.records.map((r) => [r.step, r[key]]);
 }
 
-function panel(state, [key, label, range], index) {
-  const x0 = LEFT + (index % COLS) * (PW + GAP_X + LEFT);
-  const y0 = TOP + Math.floor(index / COLS) * (PH + GAP_Y);
+// one small chart per quantity (they wrap: one column on a phone, three on a desktop)
+function panel(state, [key, label, range]) {
+  const W = LEFT + PW + RIGHT, H = TOP + PH + BOTTOM;
+  const x0 = LEFT, y0 = TOP;
   const lines = state.runs.map((run) => series(run, key));
   const all = lines.flat();
   const nSteps = Math.max(50, ...all.map((p) => p[0]));
@@ -36,34 +37,28 @@ function panel(state, [key, label, range], index) {
   const sx = scale(0, nSteps, x0, x0 + PW);
   const sy = scale(lo, hi, y0 + PH, y0);
   const ticks = [lo, (lo + hi) / 2, hi];
-  return tag("g", { class: `tg-panel tg-${key}` },
-    text({ x: x0, y: y0 - 7, class: "axis-title" }, label),
-    tag("rect", { x: x0, y: y0, width: PW, height: PH, class: "grid-bg" }),
-    ticks.map((v) => [
-      tag("line", { x1: x0, x2: x0 + PW, y1: sy(v), y2: sy(v), class: "grid" }),
-      text({ x: x0 - 4, y: sy(v) + 4, class: "tick-label", "text-anchor": "end" }, v < 0.1 && v > 0 ? v.toFixed(3) : v.toFixed(2)),
-    ]),
-    text({ x: x0 + PW, y: y0 + PH + 14, class: "tick-label", "text-anchor": "end" }, `step ${nSteps}`),
-    key === "accuracy" ? tag("line", { x1: x0, x2: x0 + PW, y1: sy(0.9), y2: sy(0.9), class: "tg-target" }) : "",
-    lines.map((pts, i) => pts.length ? tag("polyline", {
-      class: `tg-line tg-run${i}`,
-      points: thin(pts).map(([x, y]) => `${sx(x).toFixed(1)},${sy(Math.min(y, hi)).toFixed(1)}`).join(" "),
-    }) : ""),
-  );
+  return svgRoot(W, H, `${label} by training step`,
+    tag("g", { class: `tg-panel tg-${key}` },
+      text({ x: x0, y: y0 - 8, class: "axis-title" }, label),
+      tag("rect", { x: x0, y: y0, width: PW, height: PH, class: "grid-bg" }),
+      ticks.map((v) => [
+        tag("line", { x1: x0, x2: x0 + PW, y1: sy(v), y2: sy(v), class: "grid" }),
+        text({ x: x0 - 4, y: sy(v) + 4, class: "tick-label", "text-anchor": "end" }, v < 0.1 && v > 0 ? v.toFixed(3) : v.toFixed(2)),
+      ]),
+      text({ x: x0 + PW, y: y0 + PH + 16, class: "tick-label", "text-anchor": "end" }, `step ${nSteps}`),
+      key === "accuracy" ? tag("line", { x1: x0, x2: x0 + PW, y1: sy(0.9), y2: sy(0.9), class: "tg-target" }) : "",
+      lines.map((pts, i) => pts.length ? tag("polyline", {
+        class: `tg-line tg-run${i}`,
+        points: thin(pts).map(([x, y]) => `${sx(x).toFixed(1)},${sy(Math.min(y, hi)).toFixed(1)}`).join(" "),
+      }) : "")));
 }
 
 function curves(state) {
-  const rows = Math.ceil(PANELS.length / COLS);
-  const W = COLS * (PW + LEFT + GAP_X), H = TOP + rows * (PH + GAP_Y);
   const legend = state.runs.length > 1
-    ? tag("g", { class: "tg-legend" },
-      tag("line", { x1: W - 190, x2: W - 170, y1: H - 28, y2: H - 28, class: "tg-line tg-run0" }),
-      text({ x: W - 165, y: H - 24, class: "tick-label" }, "your settings"),
-      tag("line", { x1: W - 190, x2: W - 170, y1: H - 12, y2: H - 12, class: "tg-line tg-run1" }),
-      text({ x: W - 165, y: H - 8, class: "tick-label" }, `compare: ${state.compare}`))
+    ? tag("p", { class: "tg-legend" }, tag("span", { class: "tg-key tg-key0" }, "—— your settings"), " ",
+      tag("span", { class: "tg-key tg-key1" }, esc(`- - - compare: ${state.compare}`)))
     : "";
-  return svgRoot(W, H, "Training curves: mean reward, held-out accuracy, KL to the reference, clip fraction, zero-advantage groups",
-    PANELS.map((p, i) => panel(state, p, i)), legend);
+  return [tag("div", { class: "tg-curves" }, PANELS.map((p) => panel(state, p))), legend];
 }
 
 // share = A x rho of one token -> a class: sign and one of 4 strengths
