@@ -84,21 +84,21 @@ function group(g) {
 
 function passChart(p) {
   if (!p) return "";
-  const W = 640, H = 190, L = 40, R = 150, T = 20, B = 30;
+  const W = 640, H = 190, L = 40, R = 20, T = 14, B = 34;
   const sx = scale(1, p.reference.k.length, L, W - R);
   const sy = scale(0, 1, H - B, T);
   const line = (s, cls) => tag("polyline", { class: `tg-line ${cls}`, points: s.map((v, i) => `${sx(i + 1).toFixed(1)},${sy(v).toFixed(1)}`).join(" ") });
   const items = [[p.reference.pass, "tg-ref tg-pass", "reference pass@k"], [p.reference.maj, "tg-ref tg-maj", "reference maj@k"],
     [p.policy.pass, "tg-run0 tg-pass", `step ${p.step} pass@k`], [p.policy.maj, "tg-run0 tg-maj", `step ${p.step} maj@k`]];
-  return svgRoot(W, H, "pass@k and maj@k on held-out prompts for the reference and the current policy",
+  return [svgRoot(W, H, "pass@k and maj@k on held-out prompts for the reference and the current policy",
     tag("rect", { x: L, y: T, width: W - L - R, height: H - T - B, class: "grid-bg" }),
     [0, 0.5, 1].map((v) => [tag("line", { x1: L, x2: W - R, y1: sy(v), y2: sy(v), class: "grid" }),
       text({ x: L - 4, y: sy(v) + 4, class: "tick-label", "text-anchor": "end" }, v.toFixed(1))]),
-    [1, 4, 8, 12, 16].map((k) => text({ x: sx(k), y: H - B + 14, class: "tick-label", "text-anchor": "middle" }, String(k))),
-    text({ x: (L + W - R) / 2, y: H - 4, class: "axis-title", "text-anchor": "middle" }, "k (samples per prompt)"),
-    items.map(([s, cls, label], i) => [line(s, cls),
-      tag("line", { x1: W - R + 10, x2: W - R + 28, y1: T + 8 + 18 * i, y2: T + 8 + 18 * i, class: `tg-line ${cls}` }),
-      text({ x: W - R + 32, y: T + 12 + 18 * i, class: "tick-label" }, label)]));
+    [1, 4, 8, 12, 16].map((k) => text({ x: sx(k), y: H - B + 16, class: "tick-label", "text-anchor": "middle" }, String(k))),
+    text({ x: (L + W - R) / 2, y: H - 2, class: "axis-title", "text-anchor": "middle" }, "k (samples per prompt)"),
+    items.map(([s, cls]) => line(s, cls))),
+  tag("p", { class: "tg-legend" }, items.map(([, cls, label]) =>
+    tag("span", { class: `tg-key ${cls.includes("ref") ? "tg-keyref" : "tg-key0"}` }, esc(`${cls.includes("maj") ? "···" : "——"} ${label}`))))];
 }
 
 // state: {runs: [{records: [{step, reward_mean, kl, clip_frac, zero_adv_frac, length_mean}], accuracy: [[step, acc]]}],
