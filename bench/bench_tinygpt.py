@@ -83,10 +83,12 @@ def chromium_rows() -> list[tuple]:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            chapter = next(c for c in chapters_with_demos(site) if "tiny-gpt" in (site / c).read_text())
+            chapter = next(c for c in chapters_with_demos(site) if "tiny-gpt" in (site / c / "index.html").read_text())
             page.goto(url + chapter + "#demo-tiny-gpt")
-            page.locator('figure[data-demo="tiny-gpt"] .demo-start').click()
             wait_live(page)
+            fig = page.locator('figure[data-demo="tiny-gpt"]')
+            while int(fig.get_attribute("data-renders") or 0) < 1:     # the first run has started
+                time.sleep(0.1)
             got = page.evaluate(PLAY_JS, 40)
         finally:
             browser.close()

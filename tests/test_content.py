@@ -181,6 +181,7 @@ def test_each_grpo_section_has_all_three_layers(grpo, number, sid):
     ("the-critic-problem", "memory"),
     ("group-relative-advantages", "group-advantage"),
     ("implementation-details", "policy-dynamics"),
+    ("why-grpo-became-dominant", "tiny-gpt"),
 ])
 def test_demos_embedded_with_captions(grpo, sid, demo):
     _, body = grpo
