@@ -101,6 +101,12 @@ def test_pass_and_maj_at_k():
     assert res["policy"] == res["reference"]    # step 0: the policy is the reference, same seeded draws
 
 
+def test_majority_vote_ties_go_to_the_first_seen():
+    assert demo.majority_correct(["52$", "62$", "62$"], [0, 1, 1])
+    assert not demo.majority_correct(["52$", "62$"], [0, 1])
+    assert not demo.majority_correct(["52$", "62$", "52$", "71$"], [0, 1, 0, 0])
+
+
 def test_pass_at_k_estimator_on_known_cases():
     """n = 4 samples, c correct: pass@k = 1 - C(n-c, k) / C(n, k)."""
     assert demo.pass_at_k(4, 1, 2) == pytest.approx(0.5)

@@ -141,9 +141,19 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
+def majority_correct(answers, correct) -> bool:
+    """Is the most frequent of ``answers`` (ties: the one seen first) a correct one? answers, correct: (k,)."""
+    votes: dict = {}
+    for a in answers:
+        votes[a] = votes.get(a, 0) + 1
+    best = max(votes, key=lambda a: votes[a])            # dicts keep insertion order: first seen wins ties
+    return bool(correct[list(answers).index(best)])
+
+
 def pass_maj_at_k(params: dict, pairs: np.ndarray, rng: np.random.Generator, n: int = PASS_K) -> dict:
-    """pass@k (unbiased estimator, Chen et al. 2021, arXiv 2107.03374) and maj@k (majority vote over the first k
-    samples; ties go to the answer seen first) for k = 1..n, from n samples at temperature 1 per prompt."""
+    """pass@k (unbiased estimator, Chen et al. 2021, arXiv 2107.03374) and maj@k (majority vote over k samples,
+    averaged over the n // k disjoint runs of k samples; ties go to the answer seen first) for k = 1..n, from n
+    samples at temperature 1 per prompt. maj@1 equals pass@1."""
     M = len(pairs)
     comps = g.sample(params, g.prompt_tokens(np.repeat(pairs, n, 0)), rng, 1.0)
     correct = g.rewards_of(comps, np.repeat(pairs, n, 0)).reshape(M, n)
@@ -151,16 +161,8 @@ def pass_maj_at_k(params: dict, pairs: np.ndarray, rng: np.random.Generator, n: 
     answers = np.array(answers).reshape(M, n)
     c = correct.sum(1)
     pass_k = [float(np.mean([pass_at_k(n, int(ci), k) for ci in c])) for k in range(1, n + 1)]
-    maj_k = []
-    for k in range(1, n + 1):
-        wins = 0
-        for m in range(M):
-            votes: dict = {}
-            for j in range(k):
-                votes[answers[m, j]] = votes.get(answers[m, j], 0) + 1
-            best = max(votes, key=lambda a: votes[a])       # dicts keep insertion order: first seen wins ties
-            wins += bool(correct[m, list(answers[m, :k]).index(best)])
-        maj_k.append(wins / M)
+    maj_k = [float(np.mean([majority_correct(answers[m, j:j + k], correct[m, j:j + k])
+                            for m in range(M) for j in range(0, n - k + 1, k)])) for k in range(1, n + 1)]
     return {"k": list(range(1, n + 1)), "pass": pass_k, "maj": maj_k}
 
 
