@@ -273,6 +273,9 @@ def fits(plan: Plan, algorithm: str = "grpo") -> bool:
 # --------------------------------------------------------------------------- the cheapest change
 
 
+MICRO_BATCH_LABEL = "smaller micro-batch"
+
+
 def _halve_micro_batch(p: Plan):
     return replace(p, micro_batch=p.micro_batch // 2) if p.micro_batch > 1 else None
 
@@ -280,7 +283,7 @@ def _halve_micro_batch(p: Plan):
 CHANGES = (
     # (label, change) in order of cost to the run: first what costs only speed, last what changes the method.
     ("turn on gradient checkpointing", lambda p: replace(p, grad_checkpointing=True) if not p.grad_checkpointing else None),
-    ("halve the micro-batch", _halve_micro_batch),
+    (MICRO_BATCH_LABEL, _halve_micro_batch),
     ("let vLLM sleep while training", lambda p: replace(p, engine_sleeps=True) if p.engine == "vllm_colocate" and not p.engine_sleeps else None),
     ("ZeRO stage 3", lambda p: replace(p, zero_stage=3) if p.zero_stage < 3 else None),
     ("offload optimizer states to CPU", lambda p: replace(p, offload_optimizer=True) if not p.offload_optimizer else None),
@@ -298,13 +301,17 @@ def describe_change(before: Plan, after: Plan) -> list[str]:
 
 def cheapest_change(plan: Plan, algorithm: str = "grpo") -> dict | None:
     """The first change in ``CHANGES`` that makes the plan fit on its own (a micro-batch is halved until it
-    fits, down to 1); if none does, the shortest run of changes applied in ``CHANGES`` order that fits.
+    fits, down to 1); if none does, the shortest run of changes applied in ``CHANGES`` order that fits
+    (then the micro-batch is doubled back while it still fits). Step labels name the new micro-batch.
     None if the plan already fits. Returns {"steps": [labels], "plan": the changed Plan, "peak",
     "headroom", "diff"} or {"steps": [], "plan": None} when nothing in the list is enough."""
     if fits(plan, algorithm):
         return None
 
     def found(steps, p):
+        while p.micro_batch < plan.micro_batch and fits(replace(p, micro_batch=p.micro_batch * 2), algorithm):
+            p = replace(p, micro_batch=p.micro_batch * 2)  # keep the largest micro-batch that still fits
+        steps = [f"micro-batch {plan.micro_batch} \u2192 {p.micro_batch}" if s == MICRO_BATCH_LABEL else s for s in steps]
         v = verdict(p, algorithm)
         return {"steps": steps, "plan": p, "peak": v["peak"], "headroom": v["headroom"], "diff": describe_change(plan, p)}
 
