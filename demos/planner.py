@@ -162,6 +162,21 @@ def frozen_state_bytes(config, plan: Plan, n_train: int) -> float:
                                     n_gpus=n_train, precision=plan.precision)
 
 
+def logit_bytes_per_element(precision: str) -> int:
+    """Bytes per (token, vocabulary entry) that the GRPO loss keeps for one micro-batch: the lm_head's logits
+    (2 bytes in bf16/fp16, 4 in fp32), their fp32 copy divided by the temperature (4) and the fp32
+    log-softmax saved for the backward pass (4): 10 bytes in 16-bit. Measured: 46 GB for
+    16 x 2048 x 151,936 elements = 9.2 bytes/element (open-r1 issue 615, TRL-0.16 loss on an H200) and
+    858 MB for 2 x 256 x 151,665 = 11.0 bytes/element (TRL issue 3678, peak minus the memory before the
+    forward). ``demos.memory.logits_bytes`` counts one fp32 copy, 4 bytes."""
+    return 12 if precision == "fp32" else 10
+
+
+def logits_bytes(config, *, tokens: int, micro_batch: int, precision: str = "bf16") -> float:
+    """Logits memory of one micro-batch: ``logit_bytes_per_element`` * tokens * micro_batch * V."""
+    return float(logit_bytes_per_element(precision) * tokens * micro_batch * memory.resolve_model(config).vocab_size)
+
+
 def engine_weight_bytes(config, plan: Plan) -> float:
     """vLLM's own copy of the policy weights per GPU: 2 bytes/param (bf16) / tensor parallelism."""
     return 2.0 * memory.param_count(config) / plan.vllm_tp
@@ -194,7 +209,7 @@ def phases(plan: Plan, algorithm: str = "grpo") -> dict:
     seq = plan.prompt_len + plan.completion_len
     activations = memory.activation_bytes(c, seq_len=seq, micro_batch=plan.micro_batch,
                                           grad_checkpointing=plan.grad_checkpointing, precision=plan.precision)
-    logits = memory.logits_bytes(c, tokens=plan.completion_len, micro_batch=plan.micro_batch)
+    logits = logits_bytes(c, tokens=plan.completion_len, micro_batch=plan.micro_batch, precision=plan.precision)
     sequences = generation_sequences_per_gpu(plan, algorithm)
     kv_needed = memory.kv_cache_bytes(c, tokens=seq, sequences=sequences)
     if plan.engine == "hf":

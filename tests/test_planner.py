@@ -24,8 +24,8 @@ def expected_peak(plan: P.Plan, n: int) -> float:
     psi = memory.param_count(plan.model)
     seq = plan.prompt_len + plan.completion_len
     states = 16 * psi / n + (2 * psi / n if plan.beta > 0 else 0)
-    train = memory.activation_bytes(plan.model, seq_len=seq, micro_batch=plan.micro_batch) + memory.logits_bytes(
-        plan.model, tokens=plan.completion_len, micro_batch=plan.micro_batch)
+    train = memory.activation_bytes(plan.model, seq_len=seq, micro_batch=plan.micro_batch) + (
+        10 * plan.completion_len * plan.micro_batch * memory.resolve_model(plan.model).vocab_size)
     kv = memory.kv_cache_bytes(plan.model, tokens=seq, sequences=math.ceil(plan.prompts_per_step * plan.group_size / n))
     return P.CUDA_CONTEXT_BYTES + states + max(train, kv)
 
