@@ -246,3 +246,45 @@ def test_verl_command_carries_the_choices():
     ppo = code.verl_command(plan, "ppo")
     assert "algorithm.adv_estimator=gae" in ppo and "critic.model.fsdp_config.optimizer_offload=True" in ppo
     assert "use_kl_loss" not in code.verl_command(replace(plan, beta=0.0), "grpo").replace("use_kl_loss=False", "")
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_calibration_errors_are_computed_from_the_rows():
+    from demos import planner_calibration as cal
+
+    rows = cal.table()
+    assert len(rows) == len(cal.ROWS)
+    for row, source in zip(rows, cal.ROWS):
+        predicted = P.verdict(source["plan"])["peak"]
+        assert row["predicted"] == predicted
+        if row["kind"] == "run":
+            assert row["error"] == (predicted - source["measured"]) / source["measured"]
+        else:
+            assert row["ok"] == (predicted <= source["measured"])
+    runs = [abs(r["error"]) for r in rows if r["kind"] == "run"]
+    assert cal.error_band() == max(runs) > 0
+    for row in cal.component_table():
+        assert row["predicted"] == P.logit_bytes_per_element("bf16") * row["elements"]
+
+
+def test_chapter_table_and_figures_are_what_the_code_computes():
+    from pathlib import Path
+
+    from demos import planner_calibration as cal
+
+    text = (Path(__file__).resolve().parents[1] / "content" / "grpo.md").read_text(encoding="utf-8")
+    header = cal.markdown_table().splitlines()[0]
+    assert header in text, "the calibration table is missing from content/grpo.md"
+    start = text.index(header)
+    end = text.index("\n\n", start)
+    assert text[start:end] == cal.markdown_table()
+    text = " ".join(text.split())  # prose lines wrap anywhere
+    assert f"±{cal.error_band() * 100:.0f} %" in text
+    qwen17 = next(r for r in cal.table() if r["model"] == "Qwen3-1.7B")
+    assert f"the planner says {qwen17['predicted'] / GiB:.1f} GiB" in text
+    verl = next(r for r in cal.ROWS if r["kind"] == "bound")["plan"]
+    no_offload = P.verdict(replace(verl, offload_optimizer=False, offload_params=False))["peak"]
+    assert f"about {no_offload / GiB:.0f} GiB per GPU" in text
+    assert f"is {16 * memory.param_count(QWEN7) / 2 / 1e9:.0f} GB" in text
