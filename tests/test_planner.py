@@ -288,3 +288,38 @@ def test_chapter_table_and_figures_are_what_the_code_computes():
     no_offload = P.verdict(replace(verl, offload_optimizer=False, offload_params=False))["peak"]
     assert f"about {no_offload / GiB:.0f} GiB per GPU" in text
     assert f"is {16 * memory.param_count(QWEN7) / 2 / 1e9:.0f} GB" in text
+
+
+# --------------------------------------------------------------------------- the demo's JSON entry
+
+
+def test_plan_json_matches_the_planner_and_says_gpus_right():
+    import json
+
+    from demos import planner_api as api
+
+    for payload in ({}, {"n_gpus": 1, "gpu_gb": 24, "model": "Qwen2.5-1.5B"},
+                    {"engine": "vllm_server", "vllm_gpus": 1, "n_gpus": 2, "beta": 0.04}):
+        out = json.loads(api.plan(json.dumps(payload)))
+        plan = P.Plan(**{**api.limits.defaults(api.PLAN_LIMITS), **payload})
+        for alg in ("grpo", "ppo"):
+            v = P.verdict(plan, alg)
+            assert out[alg]["peak"] == v["peak"] and out[alg]["fits"] == v["fits"]
+            assert out[alg]["gpus_needed"] == P.gpus_needed(plan, alg)
+            text = out[alg]["text"]
+            assert (f"{plan.n_gpus} GPU of" in text) == (plan.n_gpus == 1)
+            assert "GPUs of" in text or plan.n_gpus == 1
+            assert ("Fits" in text) == v["fits"]
+        assert out["code"]["grpo_config"] == code.grpo_config_code(plan)
+
+
+def test_plan_limits_cover_every_field_and_reject_bad_input():
+    import json
+
+    from demos import planner_api as api
+
+    assert set(api.PLAN_LIMITS) == set(P.Plan.__dataclass_fields__)
+    for bad, name in (({"gpu_gb": 0}, "gpu_gb"), ({"engine": "tgi"}, "engine"), ({"foo": 1}, "foo"),
+                      ({"vllm_util": 0.99}, "vllm_util")):
+        with pytest.raises(ValueError, match=name):
+            api.plan(json.dumps(bad))
