@@ -46,7 +46,7 @@ ROWS = (
         "measured": 78147 * MiB,
     },
     {
-        "source": "verl examples/tuning/7b/qwen2-7b_grpo_2_h800_fsdp_vllm.sh (verl docs: Hardware Resource Needed for RL)",
+        "source": "verl tuning script, 7B on 2 × H800",
         "url": "https://github.com/volcengine/verl/blob/main/examples/tuning/7b/qwen2-7b_grpo_2_h800_fsdp_vllm.sh",
         "kind": "bound",
         "plan": P.Plan(model="Qwen2.5-7B", gpu_gb=80, n_gpus=2, group_size=5, prompt_len=1024, completion_len=1024,
