@@ -1,7 +1,7 @@
 // First frames at build time: each demo view's pure render(state), run in Node -- the same function the
 // browser calls for every live frame (one renderer per chart).
 // argv[2]: a staging directory laid out like the site's assets/demos/ (views as NAME.mjs beside the shared modules)
-// stdin:  [{"name": "group-advantage", "state": {...}}, ...]
+// stdin:  [{"name": NAME, "state": {...}}, ...]
 // stdout: [{"markup": "<svg ...>"} | {"error": "...", "line": N}, ...]
 import path from "node:path";
 import { pathToFileURL } from "node:url";

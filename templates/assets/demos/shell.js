@@ -204,6 +204,7 @@ export class DemoShell {
         this.figure.classList.remove("is-pending");
         this.spec.render(result);
         this.showError(null);
+        this.figure.dataset.renders = String(Number(this.figure.dataset.renders || 0) + 1);
         performance.clearMeasures("demo-render");
         performance.measure("demo-render", { start: t0, end: performance.now() });
       })
