@@ -5,7 +5,7 @@ import { DemoShell } from "./shell.js";
 import { tag, text, svgRoot, scale } from "./svg.js";
 
 const GiB = 2 ** 30;
-const W = 420, LEFT = 10, RIGHT = 14, BAR_H = 24, ROW = 58, TOP = 34;
+const W = 440, LEFT = 10, RIGHT = 14, BAR_H = 24, ROW = 58, TOP = 46;
 // one class per component; the nine chart colours of demos.css, context in the neutral grid colour
 const COMP_CLASS = {
   context: "pl-ctx", policy_weights: "comp-1", policy_grads: "comp-2", optimizer: "comp-3", critic: "comp-4",
@@ -51,7 +51,7 @@ export function render({ result: res }) {
     const p = res[alg].stack.parts.find(([k]) => k === name);
     return p ? gib(p[1]) : "\u2013";
   };
-  const LY = axisY + 44, LH = 17, C1 = W - 92, C2 = W - RIGHT;
+  const LY = axisY + 46, LH = 18, C1 = W - 80, C2 = W - RIGHT;
   const legend = [
     text({ x: LEFT, y: LY, class: "axis-title" }, "GiB per GPU at the peak"),
     text({ x: C1, y: LY, class: "axis-title", "text-anchor": "end" }, "GRPO"),
@@ -79,7 +79,7 @@ export function render({ result: res }) {
       text({ x: W - RIGHT, y: axisY + 28, class: "tick-label", "text-anchor": "end" }, "GiB per GPU")),
     bars,
     tag("line", { x1: x(cap / GiB), x2: x(cap / GiB), y1: 8, y2: axisY, class: "limit-line" }),
-    text({ x: x(cap / GiB) - 4, y: 12, class: "line-label", "text-anchor": "end" }, capLabel),
+    text({ x: x(cap / GiB) - 4, y: 14, class: "line-label", "text-anchor": "end" }, capLabel),
     legend,
   );
 }
