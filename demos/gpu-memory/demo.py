@@ -48,7 +48,7 @@ def plan_result(options: dict) -> dict:
     """planner_api.plan_result for validated options, with each algorithm's ``peak_parts``, a headline and
     the cheapest change as text (the page shows these strings as they are)."""
     res = planner_api.plan_result(options)
-    res["labels"]["context"] = "CUDA context"
+    res["labels"].update(context="CUDA context", optimizer="Optimizer (Adam, fp32 master)")
     for alg in ("grpo", "ppo"):
         r = res[alg]
         r["stack"] = peak_parts(r)
