@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from demos import registry
 from sitegen import markdown as mdown
 from sitegen.diagnostics import Diagnostics
 from sitegen.mathtex import load_macros as build_load_macros
@@ -132,9 +133,8 @@ def chapter(path: Path) -> Chapter:
                 prose_lines[i] = ""
     doc = mdown.ChapterDoc(slug=src.meta["slug"], path=path, tokens=tokens, body_line=src.body_line,
                            env={"root": "../"})
-    demo_names = {p.stem for p in (ROOT / "templates" / "demos").glob("*.html") if not p.name.startswith("_")}
     mdown.resolve(doc, project=ROOT, chapter_files={p.stem: p.stem for p in CHAPTERS}, references=_references(),
-                  demo_names=demo_names, diags=diags)
+                  demo_names=set(registry.names()), diags=diags)
     return Chapter(path, src.meta, src.body, doc, fences, [str(d) for d in diags.items], prose_lines)
 
 
@@ -185,7 +185,7 @@ def test_each_grpo_section_has_all_three_layers(grpo, number, sid):
 
 
 @pytest.mark.parametrize("sid,demo", [
-    ("the-critic-problem", "memory"),
+    ("the-critic-problem", "gpu-memory"),
     ("group-relative-advantages", "group-advantage"),
     ("implementation-details", "policy-dynamics"),
 ])
@@ -197,9 +197,9 @@ def test_demos_embedded_with_captions(grpo, sid, demo):
     assert re.search(r"discover|see|watch", caption, flags=re.I)
 
 
-def test_demo_names_exist_as_templates():
-    names = {p.stem for p in (ROOT / "templates" / "demos").glob("*.html") if not p.name.startswith("_")}
-    assert names, "templates/demos/ has no demo templates"
+def test_demo_names_exist_as_demo_folders():
+    names = set(registry.names())
+    assert names, "demos/ has no demo folders"
     for path in CHAPTERS:
         for c in chapter(path).containers:
             if c.name == "demo":
@@ -365,14 +365,16 @@ def test_verl_aggregation_and_group_of_one_are_stated(grpo):
 
 def test_memory_caption_numbers_equal_the_demo_defaults(grpo):
     """The caption's KV-cache and critic figures are what demos/memory.py computes at the demo's defaults."""
-    from demos import web
+    from demos import limits
+    demo = registry.load("gpu-memory")
+    defaults = limits.defaults(demo.LIMITS)
     caption = next(c.content for c in grpo.containers_in("the-critic-problem") if c.name == "demo")
-    parts = web.memory_result(web.parse_memory({}))["ppo"]["breakdown"]
-    assert web.MEMORY_DEFAULTS["model"] == "Llama-2-7B"
+    parts = demo.memory_result(defaults)["ppo"]["breakdown"]
+    assert defaults["model"] == "Llama-2-7B"
     kv, critic = parts["kv_cache"] / 1e9, parts["critic"] / 1e9
     assert kv > critic, "the caption says the KV cache outweighs the critic at the default model"
     assert f"{kv:.1f} GB against the critic's {critic:.1f} GB" in " ".join(caption.split())
-    n = web.MEMORY_DEFAULTS["prompts_per_step"] * web.MEMORY_DEFAULTS["group_size"]
+    n = defaults["prompts_per_step"] * defaults["group_size"]
     assert f"default {n} completions" in " ".join(caption.split())
 
 
