@@ -85,9 +85,8 @@ def test_paper_config_holds_the_paper_settings():
 
 def test_trl_defaults_the_chapter_quotes():
     """content/grpo.md's 'Where TRL's defaults differ from the paper' table is about the pinned release."""
-    from trl import GRPOConfig
-    _trl()
-    d = GRPOConfig(output_dir="unused", use_cpu=True, report_to="none")
+    trl = _trl()
+    d = trl.GRPOConfig(output_dir="unused", use_cpu=True, report_to="none")
     assert (d.beta, d.loss_type, d.num_generations, d.max_completion_length) == (0.0, "dapo", 8, 512)
     assert (d.scale_rewards, d.num_iterations, d.learning_rate, d.epsilon, d.temperature) == \
         ("group", 1, 1e-6, 0.2, 1.0)
