@@ -14,8 +14,19 @@ from demos import planner as P
 from demos import planner_calibration as calibration
 
 _D = P.Plan()
+# a model that is not a preset: the numbers of its config.json (memory.custom_config checks that they agree)
+CUSTOM_MODEL_LIMITS = {
+    "num_hidden_layers": {"default": 32, "min": 1, "max": 512, "step": 1, "integer": True, "required": True},
+    "hidden_size": {"default": 4096, "min": 8, "max": 65536, "step": 1, "integer": True, "required": True},
+    "num_attention_heads": {"default": 32, "min": 1, "max": 1024, "step": 1, "integer": True, "required": True},
+    "num_key_value_heads": {"default": 8, "min": 1, "max": 1024, "step": 1, "integer": True},
+    "intermediate_size": {"default": 14336, "min": 8, "max": 1048576, "step": 1, "integer": True, "required": True},
+    "vocab_size": {"default": 128256, "min": 2, "max": 4194304, "step": 1, "integer": True, "required": True},
+    "tie_word_embeddings": {"default": False, "choices": [True, False]},
+    "qkv_bias": {"default": False, "choices": [True, False]},
+}
 PLAN_LIMITS = {
-    "model": {"default": _D.model, "choices": list(memory.PRESETS)},
+    "model": {"default": _D.model, "choices": list(memory.PRESETS), "object": CUSTOM_MODEL_LIMITS},
     "gpu_gb": {"default": _D.gpu_gb, "min": 1, "max": 4096, "step": 1},  # the page offers P.GPU_SIZES_GB and custom
     "n_gpus": {"default": _D.n_gpus, "min": 1, "max": 4096, "step": 1, "integer": True},
     "group_size": {"default": _D.group_size, "min": 1, "max": 1024, "step": 1, "integer": True},

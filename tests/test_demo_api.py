@@ -259,3 +259,23 @@ def test_registry_reports_a_broken_demo_as_data(tmp_path, monkeypatch, capsys):
     assert data["zz-good"] == {"ok": True, "state": {"x": 1, "limits": {}}, "code": [], "data": []}
     assert data["zz-broken"] == {"ok": False, "error": {"file": "demos/zz-broken/demo.py", "line": 5,
                                                         "message": "ZeroDivisionError: division by zero"}}
+
+
+def test_planner_takes_a_custom_model_and_checks_it():
+    """model is a preset name or the numbers of a config.json: the preset's own numbers give its peaks; bad or
+    inconsistent numbers are a ValueError naming the field."""
+    cfg = {"num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 32,
+           "intermediate_size": 11008, "vocab_size": 32000}
+    custom = call(MEM.plan, {"model": cfg})
+    preset = call(MEM.plan, {"model": "Llama-2-7B"})
+    for alg in ("grpo", "ppo"):
+        assert custom[alg]["peak"] == preset[alg]["peak"]
+    assert "your-org/your-model" in custom["code"]["verl_grpo"]
+    for bad, message in (({"hidden_size": 4096}, "num_hidden_layers, num_attention_heads, intermediate_size, "
+                                                 "vocab_size are missing"),
+                         ({**cfg, "rope_theta": 1e4}, "unknown field rope_theta"),
+                         ({**cfg, "hidden_size": 0}, r"model\.hidden_size must be between 8 and 65536"),
+                         ({**cfg, "num_key_value_heads": 5}, "num_key_value_heads"),
+                         ({**cfg, "qkv_bias": "yes"}, "qkv_bias must be one of")):
+        with pytest.raises(ValueError, match=message):
+            MEM.plan(json.dumps({"model": bad}))

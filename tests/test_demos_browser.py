@@ -193,6 +193,46 @@ def test_planner_numbers_are_cpythons(live, config):
     assert "demo-gpu-memory=" in page.url
 
 
+LLAMA_2_7B_CONFIG_JSON = {   # meta-llama/Llama-2-7b-hf config.json (the fields that matter, plus some that do not)
+    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008,
+    "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32, "vocab_size": 32000,
+    "tie_word_embeddings": False, "rms_norm_eps": 1e-05, "torch_dtype": "float16",
+}
+
+
+def test_planner_takes_a_pasted_config_json_and_keeps_it_in_the_link(live):
+    """A reader's own model: pasting Llama-2-7B's config.json gives the preset's numbers (CPython's), the link
+    carries the model, and a broken paste says so in the figure and changes nothing."""
+    import json as _json
+    page = live.page
+    fig = page.locator('figure[data-demo="gpu-memory"]')
+    fig.get_by_role("tab", name="Demo").click()
+    options = set_planner(fig, {"model": "Llama-2-7B", "n_gpus": 2})
+    wait_planner(page, fig, PLANNER.plan_result(limits.check(PLANNER.LIMITS, options)))
+    preset_peaks = [fig.get_attribute(f"data-{a}-peak") for a in ("grpo", "ppo")]
+    fig.locator('.pl-options [name="model"]').select_option("custom")
+    paste = fig.locator('[name="config_json"]')
+    assert paste.is_visible()
+    paste.fill("{not json")
+    assert "could not be read" in fig.locator(".demo-note").inner_text()
+    paste.fill(_json.dumps(LLAMA_2_7B_CONFIG_JSON))
+    custom = {k: LLAMA_2_7B_CONFIG_JSON[k] for k in ("num_hidden_layers", "hidden_size", "num_attention_heads",
+                                                    "num_key_value_heads", "intermediate_size", "vocab_size",
+                                                    "tie_word_embeddings")}
+    expected = PLANNER.plan_result(limits.check(PLANNER.LIMITS, {**options, "model": {**custom, "qkv_bias": False}}))
+    wait_planner(page, fig, expected)
+    assert [fig.get_attribute(f"data-{a}-peak") for a in ("grpo", "ppo")] == preset_peaks
+    assert "model:custom" in page.url and "cm:32,4096,32,32,11008,32000,0,0" in page.url
+    # a model whose numbers disagree: Python's message shows in the figure
+    fig.locator('[data-model-field="num_key_value_heads"]').fill("5")
+    fig.locator(".demo-error").wait_for(state="visible", timeout=15000)
+    assert "num_key_value_heads" in fig.locator(".demo-error").inner_text()
+    fig.locator('[data-model-field="num_key_value_heads"]').fill("32")
+    fig.locator(".demo-error").wait_for(state="hidden", timeout=15000)
+    fig.locator('.pl-options [name="model"]').select_option("Qwen2.5-7B")
+    assert not fig.locator(".pl-model-custom").is_visible()
+
+
 def test_wheel_over_a_focused_number_field_does_not_change_it(live):
     page = live.page
     fig = page.locator('figure[data-demo="gpu-memory"]')

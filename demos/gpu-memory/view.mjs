@@ -84,26 +84,46 @@ export function render({ result: res }) {
   );
 }
 
-// hash value: "model:Qwen2.5-7B;gpu_gb:80;...;grad_checkpointing:1" (booleans 1/0); bounds from LIMITS
+// hash value: "model:Qwen2.5-7B;gpu_gb:80;...;grad_checkpointing:1" (booleans 1/0); bounds from LIMITS.
+// A model of the reader's own: "model:custom;cm:layers,hidden,heads,kv_heads,ffn,vocab,tied,qkv_bias".
+export const MODEL_FIELDS = ["num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads",
+  "intermediate_size", "vocab_size", "tie_word_embeddings", "qkv_bias"];
+
+function checkNumber(k, v, spec) {
+  const n = Number(v);
+  if (v === "" || !Number.isFinite(n) || n < spec.min || n > spec.max || (spec.integer && !Number.isInteger(n))) {
+    throw new Error(`${k} must be between ${spec.min} and ${spec.max}`);
+  }
+  return n;
+}
+
 export function parseHash(value, limits) {
   const out = {};
   for (const kv of value.split(";")) {
     const i = kv.indexOf(":");
     const k = kv.slice(0, i), v = kv.slice(i + 1);
+    if (k === "cm") {
+      const parts = v.split(",");
+      if (parts.length !== MODEL_FIELDS.length) throw new Error(`cm needs ${MODEL_FIELDS.length} numbers`);
+      out.model = Object.fromEntries(MODEL_FIELDS.map((f, j) => {
+        const spec = limits.model.object[f];
+        return [f, spec.choices ? parts[j] === "1" : checkNumber(f, parts[j], spec)];
+      }));
+      continue;
+    }
     const spec = limits[k];
     if (i < 0 || !spec) throw new Error(`unknown setting ${kv}`);
-    if (spec.choices) {
+    if (k === "model" && v === "custom") {
+      if (!out.model || typeof out.model !== "object") out.model = "custom";
+    } else if (spec.choices) {
       const choice = spec.choices.find((c) => String(typeof c === "boolean" ? Number(c) : c) === v);
       if (choice === undefined) throw new Error(`${k} must be one of ${spec.choices.join(", ")}`);
       out[k] = choice;
     } else {
-      const n = Number(v);
-      if (v === "" || !Number.isFinite(n) || n < spec.min || n > spec.max || (spec.integer && !Number.isInteger(n))) {
-        throw new Error(`${k} must be between ${spec.min} and ${spec.max}`);
-      }
-      out[k] = n;
+      out[k] = checkNumber(k, v, spec);
     }
   }
+  if (out.model === "custom") throw new Error("model:custom needs its numbers (cm:…)");
   return out;
 }
 
@@ -114,16 +134,33 @@ export function mount(figure, runtime, initial) {
   const NUMBERS = KEYS.filter((k) => !L[k].choices);
   const gpuType = field("gpu_type");
   const q = (sel) => figure.querySelector(sel);
+  const modelBox = q(".pl-model-custom");
+  const modelField = (f) => modelBox.querySelector(`[data-model-field="${f}"]`);
+  const customModel = () => Object.fromEntries(MODEL_FIELDS.map((f) => {
+    const input = modelField(f);
+    return [f, input.type === "checkbox" ? input.checked : Number(input.value)];
+  }));
+  const setCustomModel = (m) => MODEL_FIELDS.forEach((f) => {
+    const input = modelField(f);
+    if (input.type === "checkbox") input.checked = Boolean(m[f]);
+    else if (m[f] !== undefined && m[f] !== null) input.value = String(m[f]);
+  });
 
   // a field's value as LIMITS types it: numbers, choices (numbers, strings) and booleans (checkboxes)
   const read = (k) => {
     const f = field(k);
+    if (k === "model" && f.value === "custom") return customModel();
     if (f.type === "checkbox") return f.checked;
     if (!L[k].choices) return Number(f.value);
     return L[k].choices.find((c) => String(c) === f.value);
   };
   const write = (k, v) => {
     const f = field(k);
+    if (k === "model" && typeof v === "object") {
+      f.value = "custom";
+      setCustomModel(v);
+      return;
+    }
     if (f.type === "checkbox") f.checked = Boolean(v);
     else f.value = String(v);
   };
@@ -131,6 +168,7 @@ export function mount(figure, runtime, initial) {
 
   // which controls apply: the custom size, vLLM's options by engine, parameter offload needs ZeRO-3
   function sync() {
+    modelBox.hidden = field("model").value !== "custom";
     const custom = gpuType.value === "custom";
     q(".pl-custom").hidden = !custom;
     if (!custom) field("gpu_gb").value = gpuType.value;
@@ -146,8 +184,10 @@ export function mount(figure, runtime, initial) {
   const shell = new DemoShell(figure, runtime, { fn: "plan", payload: options, render: show });
 
   function problems(o) {
-    const bad = NUMBERS.filter((k) => !field(k).checkValidity() || field(k).value === "")
-      .map((k) => `${field(k).closest("label").textContent.trim()} (${L[k].min} to ${L[k].max})`);
+    const inputs = [...NUMBERS.map(field), ...(typeof o.model === "object" ? MODEL_FIELDS.map(modelField) : [])]
+      .filter((f) => f.type === "number");
+    const bad = inputs.filter((f) => !f.checkValidity() || f.value === "")
+      .map((f) => `${f.closest("label").textContent.trim()} (${f.min} to ${f.max})`);
     if (!bad.length && o.engine === "vllm_server" && o.vllm_gpus >= o.n_gpus) {
       bad.push(`vLLM GPUs must leave at least one of the ${o.n_gpus} GPUs for training`);
     }
@@ -160,7 +200,10 @@ export function mount(figure, runtime, initial) {
     const bad = problems(o);
     shell.note(bad.length ? `Not valid: ${bad.join("; ")}. The numbers use the last valid settings.` : "");
     if (bad.length) return;
-    shell.writeHash(KEYS.map((k) => `${k}:${typeof o[k] === "boolean" ? Number(o[k]) : o[k]}`).join(";"));
+    const hashValue = (k) => (typeof o[k] === "boolean" ? Number(o[k]) : o[k]);
+    const custom = typeof o.model === "object";
+    shell.writeHash([...KEYS.map((k) => (k === "model" && custom ? "model:custom" : `${k}:${hashValue(k)}`)),
+      ...(custom ? [`cm:${MODEL_FIELDS.map((f) => (typeof o.model[f] === "boolean" ? Number(o.model[f]) : o.model[f])).join(",")}`] : [])].join(";"));
     shell.update();
   }
 
@@ -195,9 +238,30 @@ export function mount(figure, runtime, initial) {
   } else {
     sync();
   }
+  // a pasted config.json fills the numbers (JSON.parse only; unknown keys are ignored, as the planner needs none)
+  modelBox.querySelector('[name="config_json"]').addEventListener("input", (e) => {
+    const text = e.target.value.trim();
+    if (!text) return;
+    let cfg;
+    try {
+      cfg = JSON.parse(text);
+      if (!cfg || typeof cfg !== "object" || Array.isArray(cfg)) throw new Error("it is not a JSON object");
+    } catch (err) {
+      shell.note(`That config.json could not be read (${err.message}); the numbers below are unchanged.`);
+      return;
+    }
+    const missing = ["num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size"].filter((f) => !(f in cfg));
+    if (missing.length) {
+      shell.note(`That config.json has no ${missing.join(", ")}; the numbers below are unchanged.`);
+      return;
+    }
+    setCustomModel({ ...cfg, num_key_value_heads: cfg.num_key_value_heads ?? cfg.num_attention_heads,
+      qkv_bias: Boolean(cfg.qkv_bias ?? (cfg.model_type === "qwen2" || cfg.attention_bias)) });
+    changed();
+  });
   gpuType.addEventListener("change", changed);
   figure.querySelectorAll(".pl-options input, .pl-options select").forEach((i) => {
-    if (i !== gpuType) i.addEventListener(i.type === "number" ? "input" : "change", changed);
+    if (i !== gpuType) i.addEventListener(i.type === "number" ? "input" : "change", changed);   // incl. the model's numbers
   });
   return shell;
 }
