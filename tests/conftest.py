@@ -128,3 +128,10 @@ def browser():
         b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# Property tests must not fail because a loaded 2-core machine ran one example slowly: no per-example deadline.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("project", deadline=None)
+_hypothesis_settings.load_profile("project")
