@@ -36,7 +36,7 @@ class Options:
     project: Path
     out: Path
     pyodide: str = "cdn"                         # "cdn" | "local"
-    base_url: str = "https://grpo-explainer.example/"
+    base_url: str | None = None                  # absolute URL the site is published at; None: no absolute URLs
     search: bool = True                          # run Pagefind
     site_title: str = "RL for Language Models, explained"
     tagline: str = "Interactive chapters with real numpy in your browser"
@@ -125,13 +125,15 @@ def _demo_figures(project: Path, names: list[str], diags: Diagnostics, cache: Pa
     return data
 
 
-def _pyodide_config(mode: str, root: str, diags: Diagnostics, project: Path) -> dict:
+def _pyodide_config(mode: str, diags: Diagnostics, project: Path) -> dict:
+    """index_url is relative to the site root, as every URL handed to demos.js (which resolves it against the
+    figure's data-root): relative to the page it would count the page's depth twice under a sub-path."""
     try:
         from . import pyodide_assets
     except ImportError as e:   # pragma: no cover - only while the module is missing
         diags.add(project / "sitegen/pyodide_assets.py", 1, "pyodide", f"cannot import the Pyodide settings: {e}")
         return {"mode": mode, "index_url": "", "integrity": {}}
-    return pyodide_assets.runtime_config(mode, root)
+    return pyodide_assets.runtime_config(mode, "")
 
 
 def gather(opts: Options) -> tuple[list[Page], dict[str, Any]]:
@@ -219,15 +221,15 @@ def gather(opts: Options) -> tuple[list[Page], dict[str, Any]]:
     nav = [{"slug": s.meta["slug"], "title": s.meta["title"], "short_title": s.meta.get("short_title") or s.meta["title"],
             "url": f"{s.meta['slug']}/", "tldr": s.meta["tldr"], "order": s.meta["order"]} for s in sources]
     by_slug = {n["slug"]: n for n in nav}
-    base = opts.base_url if opts.base_url.endswith("/") else opts.base_url + "/"
+    base = None if not opts.base_url else opts.base_url if opts.base_url.endswith("/") else opts.base_url + "/"
     site = {"title": opts.site_title, "tagline": opts.tagline, "base_url": base}
 
     def common(root: str, kind: str, title: str, description: str, url_path: str, slug: str | None,
                has_math: bool) -> dict:
         return {"site": site, "root": root, "asset_version": asset_version, "csp": csp(opts.pyodide), "nav": nav,
                 "page": {"kind": kind, "title": title, "description": description,
-                         "canonical_url": base + url_path, "slug": slug},
-                "pyodide": _pyodide_config(opts.pyodide, root, diags, project),
+                         "canonical_url": base + url_path if base else None, "slug": slug},
+                "pyodide": _pyodide_config(opts.pyodide, diags, project),
                 "katex_css": f"{root}assets/katex/katex.min.css?v={asset_version}" if has_math else None,
                 "build_error": None}
 
@@ -260,8 +262,8 @@ def gather(opts: Options) -> tuple[list[Page], dict[str, Any]]:
             fig = figures.get(name, {"svg": "", "state": {}, "code": []})
             files = fig.get("code") or []
             code = {Path(f).name: demo_code[Path(f).name] for f in files if Path(f).name in demo_code}
-            ctx = {"root": "../", "asset_version": asset_version, "pyodide": _pyodide_config(opts.pyodide, "../", diags, project),
-                   "demo": {"name": name, "caption_html": caption, "figure_url": f"../assets/figures/{name}.svg",
+            ctx = {"root": "../", "asset_version": asset_version, "pyodide": _pyodide_config(opts.pyodide, diags, project),
+                   "demo": {"name": name, "caption_html": caption, "figure_url": f"assets/figures/{name}.svg",
                             "state": fig["state"], "state_json": json.dumps(fig["state"]), "code": code}}
             return render_template(f"demos/{name}.html", ctx) or ""
 
@@ -287,7 +289,7 @@ def gather(opts: Options) -> tuple[list[Page], dict[str, Any]]:
 
     index_ctx = common("", "index", opts.site_title, opts.tagline, "", None, has_math=False)
     index_ctx["graph_svg"] = graph_svg(nav, conn) if nav else ""
-    nf_root = urlparse(base).path or "/"    # the 404 page is served at any depth: root-absolute links
+    nf_root = (urlparse(base).path or "/") if base else "/"   # the 404 page is served at any depth: root-absolute links
     nf_ctx = common(nf_root, "404", "Page not found", "This page does not exist.", "404.html", None, has_math=False)
     for name, ctx, out in (("index.html", index_ctx, "index.html"), ("404.html", nf_ctx, "404.html")):
         text = render_template(name, ctx)
@@ -427,7 +429,11 @@ def _styles() -> set[str]:
 
 
 def _write_sitemap(dest: Path, info: dict[str, Any]) -> None:
+    """sitemap.xml and robots.txt. A sitemap lists absolute URLs, so it is written only with --base-url."""
     base = info["base"]
+    if base is None:
+        (dest / "robots.txt").write_text("User-agent: *\nAllow: /\n", encoding="utf-8")
+        return
     urls = [base] + [base + n["url"] for n in info["nav"]]
     today = time.strftime("%Y-%m-%d")
     body = "".join(f"<url><loc>{u}</loc><lastmod>{today}</lastmod></url>" for u in urls)
