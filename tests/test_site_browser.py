@@ -15,9 +15,10 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from support import ROOT, poll
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 LAYERS = ("intuition", "math", "implementation")
 
@@ -383,7 +384,7 @@ def test_copy_buttons(open_tab):
     eq.locator(".copy-btn").click()
     tex = eq.locator(".math-display").get_attribute("data-tex")
     assert page.evaluate("navigator.clipboard.readText()") == tex
-    page.wait_for_function("document.getElementById('live').textContent.includes('copied')")
+    poll(page, "() => document.getElementById('live').textContent.includes('copied')")
 
     cb = page.locator(".codeblock").first
     cb.scroll_into_view_if_needed()
@@ -415,7 +416,7 @@ def test_toc_scroll_spy_and_current_chapter(tab):
     assert links.count() >= 3
     target = links.nth(2).get_attribute("href")
     page.evaluate("id => document.getElementById(id).scrollIntoView({block: 'start'})", target[1:])
-    page.wait_for_function("id => document.querySelector('#toc a.active')?.getAttribute('href') === id", arg=target)
+    poll(page, "id => document.querySelector('#toc a.active')?.getAttribute('href') === id", target)
     assert page.locator('#toc a[aria-current="location"]').count() == 1
 
 

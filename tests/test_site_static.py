@@ -9,7 +9,7 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 import yaml
 
-from conftest import ROOT
+from support import ROOT
 
 pytestmark = pytest.mark.xdist_group("site")
 
