@@ -285,7 +285,7 @@ def test_search_advantage_finds_grpo_chapter(tab):
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "search-input"
     page.keyboard.type("advantage")
-    page.wait_for_selector('#search-results [role="option"]', timeout=15000)
+    page.wait_for_selector('#search-results [role="option"]', timeout=60_000)
     hrefs = page.eval_on_selector_all('#search-results [role="option"]', "els => els.map(e => e.href)")
     assert any(urlsplit(h).path.endswith("/grpo/") for h in hrefs), hrefs
     assert page.get_attribute("#search-input", "aria-expanded") == "true"
@@ -307,7 +307,7 @@ def test_search_on_a_phone(open_tab):
     page.click(".search-btn")
     assert page.locator("#search-input").is_visible()
     page.fill("#search-input", "advantage")
-    page.wait_for_selector('#search-results [role="option"]', timeout=15000)
+    page.wait_for_selector('#search-results [role="option"]', timeout=60_000)
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
 
 
