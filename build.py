@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         args.pyodide = args.pyodide or "local"
         from sitegen.serve import serve
-        return serve(options(args), port=args.port, run_build=run_build)
+        return serve(options(args), port=args.port)
     args.pyodide = args.pyodide or "cdn"
     return run_build(options(args))
 

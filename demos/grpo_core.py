@@ -138,8 +138,11 @@ def group_advantages(rewards, *, scale: str = "group", baseline: str = "mean", d
 
     Degenerate input, with a defined answer:
       * all rewards of a group equal -> advantage 0 for every completion of that group;
-      * G = 1 with baseline "mean" -> advantage 0 (r - mean(r) = 0; TRL gets NaN from the sample std
-        and turns it into 0, verl gets 0 too). G = 1 with "leave_one_out" -> ValueError (no other sample).
+      * G = 1 with baseline "mean" -> advantage 0 (r - mean(r) = 0). Trainers differ here: TRL refuses
+        num_generations < 2 for training (ValueError, since v0.17) and, for evaluation with
+        num_generations_eval = 1 (from v0.27), sets the std to 0, so the advantage is 0 as here; verl gives a group
+        of one mean 0 and std 1, so its advantage is r / (1 + 1e-6), about r, not 0.
+        G = 1 with "leave_one_out" -> ValueError (no other sample).
     ValueError for NaN/inf rewards, an array that is not 1-D or 2-D, an empty group, an unknown
     scale/baseline, ddof not in {0, 1}, or eps < 0.
     """

@@ -40,10 +40,18 @@ fi
 
 [ $want_test = 1 ] || exit 0
 
-# --- Test-only: PyTorch CPU build and Chromium -------------------------------
+# --- Test-only: PyTorch CPU build, TRL, Chromium -----------------------------
+# The pins live in examples/versions.py (TORCH_VERSION, TRL_VERSION): the TRL example and its tests target them.
+pin() { sed -n "s/^$1 = \"\(.*\)\".*/\1/p" examples/versions.py; }
+torch_version=$(pin TORCH_VERSION); trl_version=$(pin TRL_VERSION)
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  say "installing PyTorch 2.13.0 (CPU) for the PyTorch-vs-numpy tests"
-  .venv/bin/python -m pip install -q "torch==2.13.0" || say "PyTorch not installable here: the torch tests will be skipped"
+  say "installing PyTorch $torch_version (CPU) for the PyTorch-vs-numpy tests"
+  .venv/bin/python -m pip install -q "torch==$torch_version" || say "PyTorch not installable here: the torch tests will be skipped"
+fi
+# TRL after torch (not in the `test` extra: resolved together, accelerate would pull a CUDA torch build).
+if ! .venv/bin/python -c "import trl, sys; sys.exit(trl.__version__ != '$trl_version')" 2>/dev/null; then
+  say "installing TRL $trl_version for the TRL example's tests (examples/trl_grpo.py)"
+  .venv/bin/python -m pip install -q "trl==$trl_version" || say "TRL not installable here: the TRL example's training test will be skipped"
 fi
 if ! command -v chromium >/dev/null && [ ! -x /usr/bin/chromium ]; then
   say "installing Chromium (apt)"

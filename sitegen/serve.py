@@ -1,17 +1,18 @@
 """``python build.py serve``: build, serve on 127.0.0.1, rebuild on change.
 
 A broken edit keeps the last good site online; every HTML page then shows the build's diagnostics in a banner
-(injected by the server, so the site itself stays CSP-clean), and pages reload themselves after each rebuild."""
+(injected by the server, so the site itself stays CSP-clean), and pages reload themselves after each rebuild.
+Each rebuild runs ``build.py`` in a fresh process: an edit to the generator itself (sitegen/) takes effect at
+the next save, and the diagnostics come back as the process's output, not by capturing this process's stderr."""
 from __future__ import annotations
 
 import html
-import io
+import subprocess
 import sys
 import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 from .httpd import QuietServer, StaticHandler
 from .pipeline import Options
@@ -75,22 +76,33 @@ def make_handler(root: Path, state: State):
     return Handler
 
 
-def serve(opts: Options, *, port: int, run_build: Callable[[Options], int]) -> int:
+def build_command(opts: Options) -> list[str]:
+    """The command line that builds ``opts`` (a fresh interpreter: current sitegen/, demos/ and templates/)."""
+    cmd = [sys.executable, str(Path(__file__).resolve().parent.parent / "build.py"), "--project", str(opts.project),
+           "--out", str(opts.out), "--pyodide", opts.pyodide]
+    if opts.base_url:
+        cmd += ["--base-url", opts.base_url]
+    return cmd if opts.search else cmd + ["--no-search"]
+
+
+def rebuild_once(opts: Options) -> tuple[int, str, str]:
+    """Build in a subprocess: (exit code, its report line, the diagnostics it printed)."""
+    proc = subprocess.run(build_command(opts), capture_output=True, text=True, encoding="utf-8", check=False)
+    return proc.returncode, proc.stdout.strip(), proc.stderr.strip()
+
+
+def serve(opts: Options, *, port: int) -> int:
     state = State()
 
     def rebuild() -> None:
-        buf = io.StringIO()
-        old_err = sys.stderr
-        sys.stderr = buf
-        try:
-            code = run_build(opts)
-        finally:
-            sys.stderr = old_err
+        code, report, diagnostics = rebuild_once(opts)
         with state.lock:
-            state.error = buf.getvalue().strip() if code else None
+            state.error = diagnostics if code else None
             state.generation += 1
+        if report:
+            print(report)
         if code:
-            print(buf.getvalue(), file=sys.stderr, end="")
+            print(diagnostics, file=sys.stderr)
 
     started = time.time()
     rebuild()

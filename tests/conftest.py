@@ -90,3 +90,10 @@ def browser():
         b = launch_chromium(p)
         yield b
         b.close()
+
+
+# Property tests must not fail because a loaded 2-core machine ran one example slowly: no per-example deadline.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("project", deadline=None)
+_hypothesis_settings.load_profile("project")

@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlparse
 
 from sitegen import httpd
@@ -34,11 +34,12 @@ class BuildError(RuntimeError):
     """build.py exited non-zero (the message carries its stderr)."""
 
 
-def run_build(*args: str, project: Path | None = None) -> subprocess.CompletedProcess:
+def run_build(*args: str, project: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`python build.py ARGS` in a subprocess (fresh imports, like a user's command); `project` builds another
-    project folder (tests' fixture projects). Never raises on a failed build: look at returncode/stderr."""
+    project folder (tests' fixture projects), `env` replaces the environment. Never raises on a failed build:
+    look at returncode/stderr."""
     extra = ["--project", str(project)] if project is not None else []
-    return subprocess.run([sys.executable, str(ROOT / "build.py"), *extra, *args], cwd=ROOT,
+    return subprocess.run([sys.executable, str(ROOT / "build.py"), *extra, *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=False)
 
 
@@ -106,17 +107,18 @@ def launch_chromium(playwright, **kwargs):
 
 # ----------------------------------------------------------------------------- waiting
 
-def poll(page, js: str, arg: Any = None, *, timeout_ms: float = 30_000, interval_ms: float = 100,
-         message: str = "") -> Any:
-    """Evaluate the JS function `js` (with `arg`) in the page until it returns something truthy; return that.
-    The CSP-safe `wait_for_function` (see the module docstring). Raises AssertionError after `timeout_ms`."""
+def poll(page, js: str | Callable[[Any], Any], arg: Any = None, *, timeout_ms: float = 30_000,
+         interval_ms: float = 100, message: str = "") -> Any:
+    """Evaluate the JS function `js` (with `arg`) in the page, or call the Python function `js(page)`, until it
+    returns something truthy; return that. The CSP-safe `wait_for_function` (see the module docstring).
+    Raises AssertionError after `timeout_ms`."""
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
-        value = page.evaluate(js, arg)
+        value = js(page) if callable(js) else page.evaluate(js, arg)
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_ms / 1000:.0f} s waiting for {message or js}")
+            raise AssertionError(f"timed out after {timeout_ms / 1000:.0f} s waiting for {message or getattr(js, '__name__', js)}")
         page.wait_for_timeout(interval_ms)
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from demos import grpo_core, memory, policy_dynamics, web
+from demos import grpo_core, limits, memory, policy_dynamics, registry
 from support import LIVE_TIMEOUT_MS, chapters_with_demos, poll, wait_live, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demos_browser")]
@@ -122,10 +122,10 @@ def test_options_and_presets_change_the_numbers_like_cpython(live):
 
 def test_memory_70b_bytes_are_cpythons_breakdown(live):
     page = live.page
-    fig = page.locator('figure[data-demo="memory"]')
+    fig = page.locator('figure[data-demo="gpu-memory"]')
     fig.locator('[data-model="Llama-2-70B"]').click()
-    poll(page, """() => document.querySelector('figure[data-demo="memory"] .mem-model').textContent === 'Llama-2-70B'""")
-    opts = {k: v for k, v in web.MEMORY_DEFAULTS.items() if k not in ("model", "ppo_rollout")}
+    poll(page, """() => document.querySelector('figure[data-demo="gpu-memory"] .mem-model').textContent === 'Llama-2-70B'""")
+    opts = {k: v for k, v in limits.defaults(registry.load("gpu-memory").LIMITS).items() if k not in ("model", "ppo_rollout")}
     opts["ppo_samples_per_prompt"] = opts["group_size"]   # default: PPO generates as many completions as GRPO
     for alg in ("ppo", "grpo"):
         expected = memory.total(memory.breakdown("Llama-2-70B", algorithm=alg, **opts))
@@ -143,7 +143,8 @@ def test_dynamics_20_steps_equal_cpythons_trajectory(live):
         fig.locator(".pd-step").click()
         poll(page, "(n) => document.querySelector('figure[data-demo=\"policy-dynamics\"]').dataset.step === String(n)", i + 1)
     probs = json.loads(fig.get_attribute("data-probs"))
-    ref = policy_dynamics.run(web.parse_dynamics({"config": web.DYNAMICS_DEFAULTS}), 20)
+    pd = registry.load("policy-dynamics")
+    ref = policy_dynamics.run(pd.make_config(limits.defaults(pd.LIMITS)), 20)
     np.testing.assert_allclose(probs, ref["probs"][-1], rtol=0, atol=1e-9)
     # play: steps advance on their own, pause stops them
     fig.locator(".pd-play").click()
@@ -174,7 +175,7 @@ def test_code_that_raises_shows_the_error_in_the_figure(live):
 
 def test_code_that_never_returns_restarts_the_runtime(live):
     page = live.page
-    fig = page.locator('figure[data-demo="memory"]')
+    fig = page.locator('figure[data-demo="gpu-memory"]')
     fig.get_by_role("tab", name="Python").click()
     editor = fig.locator("textarea.demo-code-editor").first
     source = editor.input_value()
@@ -185,7 +186,7 @@ def test_code_that_never_returns_restarts_the_runtime(live):
     wait_live(page)                                                # back to live with the original code
     fig.get_by_role("tab", name="Demo").click()
     fig.locator('[data-model="Llama-2-13B"]').click()
-    poll(page, """() => document.querySelector('figure[data-demo="memory"] .mem-model').textContent === 'Llama-2-13B'""")
+    poll(page, """() => document.querySelector('figure[data-demo="gpu-memory"] .mem-model').textContent === 'Llama-2-13B'""")
 
 
 def test_blocked_pyodide_leaves_static_figures_and_no_console_error(browser, served_site):
@@ -198,7 +199,7 @@ def test_blocked_pyodide_leaves_static_figures_and_no_console_error(browser, ser
         for fig in w.page.locator("figure.demo[data-demo]").all():
             assert "could not load" in fig.locator(".demo-status-text").inner_text()
             assert fig.locator(".demo-retry").is_visible()
-            assert fig.locator("img.demo-static").is_visible()      # the build-time figure stays
+            assert fig.locator(".demo-chart svg").first.is_visible()   # the build-time figure stays
         assert w.console == []
         assert w.csp_violations() == []
     finally:
@@ -209,14 +210,13 @@ def test_bad_hash_gives_defaults_and_a_note(browser, served_site):
     w = watch(browser, served_site.url)
     try:
         w.context.route("**/pyodide/**", lambda r: r.abort("blockedbyclient"))
-        open_chapter(w, served_site, "#demo-group-advantage=r:1,2,banana&demo-memory=m:GPT-9&demo-policy-dynamics=G:1000")
-        for name in ("group-advantage", "memory", "policy-dynamics"):
+        open_chapter(w, served_site, "#demo-group-advantage=r:1,2,banana&demo-gpu-memory=m:GPT-9&demo-policy-dynamics=G:1000")
+        for name in ("group-advantage", "gpu-memory", "policy-dynamics"):
             note = w.page.locator(f'figure[data-demo="{name}"] .demo-note')
             assert note.is_visible() and "showing the defaults" in note.inner_text()
         values = w.page.evaluate("""() => [...document.querySelectorAll('figure[data-demo="group-advantage"] .ga-slider')].map((s) => Number(s.value))""")
-        from demos import figures
-        assert values == figures.initial_state("group-advantage")["rewards"]
-        assert w.page.locator('figure[data-demo="memory"] [data-model="Llama-2-7B"]').get_attribute("aria-pressed") == "true"
+        assert values == registry.load("group-advantage").initial_state()["rewards"]
+        assert w.page.locator('figure[data-demo="gpu-memory"] [data-model="Llama-2-7B"]').get_attribute("aria-pressed") == "true"
         assert w.page.locator('figure[data-demo="policy-dynamics"] [name="G"]').input_value() == "8"
         assert w.console == []
     finally:

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from demos import figures, web
+from demos import limits, registry
 
 
 class Collect(HTMLParser):
@@ -34,19 +34,31 @@ def figure(tags, name):
     return next(a for t, a in tags if t == "figure" and a.get("data-demo") == name)
 
 
-def test_every_demo_figure_starts_static_with_its_build_time_image(page, real_site):
+def used_demos(tags) -> list[str]:
+    return [a["data-demo"] for t, a in tags if t == "figure" and "data-demo" in a]
+
+
+def test_every_demo_figure_starts_static_with_its_first_frame_inline(page, real_site):
+    """The first frame is the view's own SVG, inline (no image file, no second drawing); its view and the
+    worker's files are where the manifest says."""
     text, tags = page
-    for name in figures.DEMOS:
+    manifest = json.loads((real_site / "demos" / "manifest.json").read_text())
+    names = used_demos(tags)
+    assert set(names) <= set(manifest["demos"]) and len(names) >= 3
+    for name in names:
         f = figure(tags, name)
         assert f["data-state"] == "static"
-        assert (real_site / "assets/figures" / f"{name}.svg").read_text() == figures.static_figure(name)
-    imgs = [a for t, a in tags if t == "img" and "demo-static" in a.get("class", "")]
-    assert all(a.get("alt") for a in imgs) and len(imgs) >= len(figures.DEMOS)
+        assert f["data-view"] == manifest["demos"][name]["view"] and (real_site / f["data-view"]).is_file()
+        chart = re.search(rf'<figure class="demo demo-{name}".*?<div class="demo-chart[^"]*">(.*?)</div>', text, re.S).group(1)
+        assert chart.startswith("<svg") and 'role="img"' in chart and 'aria-label="' in chart, name
+    for rel in manifest["files"]:
+        assert (real_site / rel).is_file(), rel
+    assert not (real_site / "assets" / "figures").exists()
 
 
 def test_group_advantage_sliders_are_labelled_and_carry_the_build_time_advantages(page):
     text, tags = page
-    state = figures.initial_state("group-advantage")
+    state = registry.load("group-advantage").initial_state()
     sliders = [a for t, a in tags if t == "input" and "ga-slider" in a.get("class", "")]
     labels = {a["for"] for t, a in tags if t == "label" and "for" in a}
     assert len(sliders) == 8
@@ -60,13 +72,14 @@ def test_group_advantage_sliders_are_labelled_and_carry_the_build_time_advantage
 
 def test_memory_and_dynamics_roots_carry_their_numbers(page):
     text, tags = page
-    mem = figure(tags, "memory")
-    result = json.loads(web.memory_json(json.dumps(web.MEMORY_DEFAULTS)))
+    mem = figure(tags, "gpu-memory")
+    demo = registry.load("gpu-memory")
+    result = json.loads(demo.breakdown(json.dumps(limits.defaults(demo.LIMITS))))
     assert float(mem["data-ppo-bytes"]) == result["ppo"]["total"]
     assert float(mem["data-grpo-bytes"]) == result["grpo"]["total"]
     dyn = figure(tags, "policy-dynamics")
     assert dyn["data-step"] == "0"
-    assert json.loads(html.unescape(dyn["data-probs"])) == figures.initial_state("policy-dynamics")["probs"]
+    assert json.loads(html.unescape(dyn["data-probs"])) == registry.load("policy-dynamics").initial_state()["probs"]
 
 
 def test_demo_markup_obeys_the_csp(page):
@@ -77,3 +90,17 @@ def test_demo_markup_obeys_the_csp(page):
         assert not re.search(r"\son[a-z]+=", fig)
         for attrs in re.findall(r"<script([^>]*)>", fig):
             assert 'type="application/json"' in attrs
+
+
+def test_input_bounds_in_the_page_are_the_demos_limits(page):
+    """Each bound is written once, in LIMITS: the number fields of the page carry exactly those."""
+    text, tags = page
+    checked = 0
+    for name in used_demos(tags):
+        lim = registry.load(name).LIMITS
+        fig = re.search(rf'<figure class="demo demo-{name}".*?</figure>', text, re.S).group(0)
+        for m in re.finditer(r'<input type="number" name="(\w+)" min="([^"]+)" max="([^"]+)" step="([^"]+)"', fig):
+            key, lo, hi, step = m.groups()
+            assert (float(lo), float(hi), float(step)) == (lim[key]["min"], lim[key]["max"], lim[key]["step"]), (name, key)
+            checked += 1
+    assert checked >= 10

@@ -3,7 +3,6 @@ with ``path:line: [code] message`` diagnostics, never a traceback."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

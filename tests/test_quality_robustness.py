@@ -7,7 +7,6 @@ paused and resumed animation, the demo state restored from the URL, and no conso
 demos' own tests.)"""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

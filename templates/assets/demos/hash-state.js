@@ -1,4 +1,4 @@
-// Demo state in the URL hash, shareable: #demo-group-advantage=<value>&demo-memory=<value>.
+// Demo state in the URL hash, shareable: #demo-NAME=<value>&demo-OTHER=<value>.
 // A hash that is an ordinary anchor (#ref-3, #eq-1) is left alone.
 
 function entries() {

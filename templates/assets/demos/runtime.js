@@ -11,10 +11,9 @@ export const STAGE_LABELS = {
 };
 export const CALL_TIMEOUT_MS = 10000;
 const BOOT_TIMEOUT_MS = 120000;
-const DEMO_FILES = ["grpo_core.py", "memory.py", "policy_dynamics.py", "web.py"];
 
 export class Runtime {
-  // config: {mode, indexURL (absolute), integrity, demosURL (absolute, ends with /), workerURL}
+  // config: {mode, indexURL (absolute), integrity, rootURL (absolute, ends with /), manifestURL, workerURL}
   constructor(config) {
     this.config = config;
     this.worker = null;
@@ -25,6 +24,9 @@ export class Runtime {
     this.nextId = 1;
     this.bootTimer = 0;
     this.startedAt = 0;
+    this.sources = new Map(); // repository path -> the text the interpreter runs now (edited code)
+    this.originals = new Map(); // repository path -> the text the page shipped
+    this.sourceListeners = new Set();
   }
 
   onChange(fn) {
@@ -62,8 +64,9 @@ export class Runtime {
     worker.onmessageerror = () => this.fail(this.stage, "a message could not be read");
     this.bootTimer = setTimeout(() => this.fail(this.stage, "loading took too long"), BOOT_TIMEOUT_MS);
     this.setStage("runtime");
-    const files = DEMO_FILES.map((name) => ({ name, url: this.config.demosURL + name }));
-    worker.postMessage({ type: "boot", indexURL: this.config.indexURL, integrity: this.config.integrity, files });
+    // the worker reads the build's manifest (demos/manifest.json) and loads every file it lists
+    worker.postMessage({ type: "boot", indexURL: this.config.indexURL, integrity: this.config.integrity,
+      manifestURL: this.config.manifestURL, rootURL: this.config.rootURL });
   }
 
   receive(msg) {
@@ -90,6 +93,8 @@ export class Runtime {
 
   stop() {
     clearTimeout(this.bootTimer);
+    // a new worker starts from the shipped files (the code tabs keep the reader's text, to fix and run again)
+    for (const [path, text] of this.originals) this.sources.set(path, text);
     if (this.worker) this.worker.terminate();
     this.worker = null;
     for (const entry of this.pending.values()) {
@@ -123,14 +128,37 @@ export class Runtime {
     });
   }
 
-  // demos.web.<fn>(payload) -> parsed JSON result
-  call(fn, payload, timeoutMs = CALL_TIMEOUT_MS) {
-    return this.send({ type: "call", fn, payload: JSON.stringify(payload) }, timeoutMs);
+  // demos/<demo>/demo.py's <fn>(payload) -> parsed JSON result
+  call(demo, fn, payload, timeoutMs = CALL_TIMEOUT_MS) {
+    return this.send({ type: "call", demo, fn, payload: JSON.stringify(payload) }, timeoutMs);
   }
 
-  // replace demos/<name> in the worker and re-import the demo modules
-  source(name, source, timeoutMs = CALL_TIMEOUT_MS) {
-    return this.send({ type: "source", name, source }, timeoutMs);
+  // ----- code the reader edits: one interpreter per page, so one current text per file -----
+  register(path, original) {
+    if (!this.originals.has(path)) {
+      this.originals.set(path, original);
+      this.sources.set(path, original);
+    }
+  }
+
+  current(path) {
+    return this.sources.get(path);
+  }
+
+  onSource(fn) {
+    this.sourceListeners.add(fn);
+  }
+
+  // replace files (repository paths, e.g. demos/grpo_core.py) in the worker and re-import demos.*; every
+  // listener (each demo's code tab and figure) learns which files changed
+  async setSources(texts, timeoutMs = CALL_TIMEOUT_MS) {
+    const changed = [...texts].filter(([path, text]) => this.sources.get(path) !== text);
+    if (!changed.length) return [];
+    for (const [path, text] of changed) await this.send({ type: "source", path, source: text }, timeoutMs);
+    for (const [path, text] of changed) this.sources.set(path, text);
+    const paths = changed.map(([path]) => path);
+    for (const fn of this.sourceListeners) fn(paths);
+    return paths;
   }
 }
 

@@ -7,7 +7,7 @@ import { el } from "./svg.js";
 const STATIC_TEXT = "Static figure computed at build time by CPython numpy.";
 
 export class DemoShell {
-  // spec: {fn, payload() -> object, render(result), onLive?()}
+  // spec: {fn (a function of demos/<name>/demo.py), payload() -> object, render(result), onLive?()}
   constructor(figure, runtime, spec) {
     this.figure = figure;
     this.runtime = runtime;
@@ -87,11 +87,14 @@ export class DemoShell {
       list.append(tab);
       return tab;
     });
-    const select = (i) => tabs.forEach((t, j) => {
-      t.setAttribute("aria-selected", i === j ? "true" : "false");
-      t.tabIndex = i === j ? 0 : -1;
-      panels[j].hidden = i !== j;
-    });
+    const select = (i) => {
+      tabs.forEach((t, j) => {
+        t.setAttribute("aria-selected", i === j ? "true" : "false");
+        t.tabIndex = i === j ? 0 : -1;
+        panels[j].hidden = i !== j;
+      });
+      if (i === 1) this.showFunctions();
+    };
     tabs.forEach((tab, i) => {
       tab.addEventListener("click", () => select(i));
       tab.addEventListener("keydown", (e) => {
@@ -106,13 +109,42 @@ export class DemoShell {
     panels[0].before(list);
   }
 
-  // ----- editable code: Run replaces the file in the worker and re-runs the demo -----
+  // ----- editable code. All demos of a page share one interpreter, so the runtime keeps one current text per
+  // file: Run sends this figure's edits, and every figure showing an edited file updates its tab and re-runs;
+  // Reset restores the shipped text of this figure's files, everywhere. -----
   buildCode() {
     const code = this.figure.querySelector(".demo-code");
-    this.editors = [...code.querySelectorAll("textarea[data-file]")].map((t) => ({ textarea: t, original: t.value, sent: t.value }));
+    this.editors = [...code.querySelectorAll("textarea[data-file]")].map((t) => ({ textarea: t, path: t.dataset.file, line: Number(t.dataset.line) || 1 }));
+    for (const ed of this.editors) this.runtime.register(ed.path, ed.textarea.value);
     this.codeOut = code.querySelector(".demo-code-output");
+    this.shownFunctions = false;
     code.querySelector(".demo-run").addEventListener("click", () => this.runCode(false));
     code.querySelector(".demo-reset").addEventListener("click", () => this.runCode(true));
+    this.runtime.onSource((paths) => this.sourcesChanged(paths));
+  }
+
+  // the first time the Python tab shows: scroll each file to the function the demo calls
+  showFunctions() {
+    if (this.shownFunctions) return;
+    this.shownFunctions = true;
+    for (const { textarea, line } of this.editors) {
+      const lineHeight = parseFloat(getComputedStyle(textarea).lineHeight) || 18;
+      textarea.scrollTop = Math.max(0, (line - 2) * lineHeight);
+      const offset = textarea.value.split("\n").slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0);
+      textarea.setSelectionRange(offset, offset);
+    }
+  }
+
+  sourcesChanged(paths) {
+    const mine = this.editors.filter((ed) => paths.includes(ed.path));
+    if (!mine.length) return;
+    for (const ed of mine) ed.textarea.value = this.runtime.current(ed.path);
+    if (this.running) return; // this figure made the change; runCode reports it
+    const edited = mine.filter((ed) => ed.textarea.value !== this.runtime.originals.get(ed.path)).map((ed) => ed.path);
+    this.codeOut.textContent = edited.length
+      ? `${edited.join(", ")} changed in another demo on this page; this demo now runs that version.`
+      : `${mine.map((ed) => ed.path).join(", ")} restored to the original in another demo on this page.`;
+    if (this.runtime.live) this.update();
   }
 
   async runCode(reset) {
@@ -122,21 +154,20 @@ export class DemoShell {
       return;
     }
     this.codeOut.textContent = "Running…";
+    this.running = true;
     try {
-      for (const ed of this.editors) {
-        if (reset) ed.textarea.value = ed.original;
-        if (ed.textarea.value === ed.sent) continue;
-        await this.runtime.source(ed.textarea.dataset.file, ed.textarea.value);
-        ed.sent = ed.textarea.value;
-      }
-      const result = await this.runtime.call(this.spec.fn, this.spec.payload());
+      const texts = this.editors.map((ed) => [ed.path, reset ? this.runtime.originals.get(ed.path) : ed.textarea.value]);
+      await this.runtime.setSources(texts);
+      if (reset) for (const ed of this.editors) ed.textarea.value = this.runtime.current(ed.path);
+      const result = await this.runtime.call(this.name, this.spec.fn, this.spec.payload());
       this.spec.render(result);
       this.showError(null);
       this.codeOut.textContent = reset ? "Original code restored and run." : "Ran your code: the demo above now uses it.";
     } catch (err) {
-      if (err instanceof TimedOut) for (const ed of this.editors) ed.sent = ed.original;
       this.showError(err);
       this.codeOut.textContent = this.errorText(err);
+    } finally {
+      this.running = false;
     }
   }
 
@@ -167,12 +198,13 @@ export class DemoShell {
     }
     this.dirty = false;
     this.inflight = true;
-    this.runtime.call(this.spec.fn, this.spec.payload())
+    this.runtime.call(this.name, this.spec.fn, this.spec.payload())
       .then((result) => {
         const t0 = performance.now();
         this.figure.classList.remove("is-pending");
         this.spec.render(result);
         this.showError(null);
+        this.figure.dataset.renders = String(Number(this.figure.dataset.renders || 0) + 1);
         performance.clearMeasures("demo-render");
         performance.measure("demo-render", { start: t0, end: performance.now() });
       })

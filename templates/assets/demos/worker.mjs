@@ -1,8 +1,9 @@
-// Module Web Worker: boots Pyodide, installs numpy, loads the very files of demos/ and answers calls.
+// Module Web Worker: boots Pyodide, installs numpy, loads the very files of demos/ that the build's manifest
+// lists (demos/manifest.json: shared modules, each demo's demo.py, data files) and answers calls.
 // Protocol (all payloads are JSON strings, so nothing but strings crosses the boundary):
-//   in : {type: "boot", indexURL, integrity: {file: "sha384-..."}, files: [{name, url}]}
-//        {type: "call", id, fn, payload}          -> demos.web.<fn>(payload)
-//        {type: "source", id, name, source}       -> replace demos/<name> and re-import demos.*
+//   in : {type: "boot", indexURL, integrity: {file: "sha384-..."}, manifestURL, rootURL}
+//        {type: "call", id, demo, fn, payload}    -> demos/<demo>/demo.py's <fn>(payload)
+//        {type: "source", id, path, source}       -> replace the file at <path> and re-import demos.*
 //   out: {type: "stage", stage}                    stage: runtime | numpy | code | live
 //        {type: "boot-error", stage, message}
 //        {type: "result", id, ok, value | error, ms}   ms: time spent in Python
@@ -15,24 +16,27 @@ import importlib, json, sys, traceback
 if ${JSON.stringify(HOME)} not in sys.path:
     sys.path.insert(0, ${JSON.stringify(HOME)})
 
-def _import_web():
+def _import_registry():
     for name in [m for m in sys.modules if m == "demos" or m.startswith("demos.")]:
         del sys.modules[name]
     importlib.invalidate_caches()
-    return importlib.import_module("demos.web")
+    return importlib.import_module("demos.registry")
 
-_web = _import_web()
+_registry = _import_registry()
 
-def _demo_call(fn, payload):
+def _demo_call(demo, fn, payload):
     try:
-        return '{"ok": true, "value": ' + getattr(_web, fn)(payload) + "}"
+        return '{"ok": true, "value": ' + _registry.call(demo, fn, payload) + "}"
     except Exception as exc:
         return json.dumps({"ok": False, "error": _short_traceback(exc)})
 
 def _demo_reload():
-    global _web
+    global _registry
     try:
-        _web = _import_web()
+        _registry = _import_registry()
+        for name in _registry.names():   # surface an error in an edited file now, not at the next call
+            if (_registry.DEMOS_DIR / name / "demo.py").exists():
+                _registry.load(name)
         return '{"ok": true, "value": null}'
     except BaseException as exc:
         return json.dumps({"ok": False, "error": _short_traceback(exc)})
@@ -77,10 +81,25 @@ async function importVerified(url, sri) {
   }
 }
 
-async function fetchText(url) {
+async function fetchBytes(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return response.text();
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+// the build's manifest, then every file it lists (fetched while Pyodide boots): [[path, bytes], ...]
+async function demoFiles(manifestURL, rootURL) {
+  const response = await fetch(manifestURL);
+  if (!response.ok) throw new Error(`${manifestURL}: HTTP ${response.status}`);
+  const manifest = await response.json();
+  const version = new URL(manifestURL).search;
+  return Promise.all(manifest.files.map(async (path) => [path, await fetchBytes(new URL(path, rootURL).href + version)]));
+}
+
+function writeFile(path, data) {
+  const full = `${HOME}/${path}`;
+  pyodide.FS.mkdirTree(full.slice(0, full.lastIndexOf("/")));
+  pyodide.FS.writeFile(full, data);
 }
 
 // Pyodide reports some failures through console.error/warn; collect them into the error we show instead.
@@ -113,13 +132,13 @@ async function quietly(fn, notes) {
   }
 }
 
-async function boot({ indexURL, integrity = {}, files }) {
+async function boot({ indexURL, integrity = {}, manifestURL, rootURL }) {
   let stage = "runtime";
   const notes = [];
   try {
     post({ type: "stage", stage });
     self.fetch = pinnedFetch(integrity, indexURL);
-    const sources = Promise.all(files.map(async (f) => [f.name, await fetchText(f.url)]));
+    const sources = demoFiles(manifestURL, rootURL);
     sources.catch(() => {}); // awaited below; avoid an unhandled rejection meanwhile
     const asm = integrity["pyodide.asm.js"];
     if (asm) await importVerified(indexURL + "pyodide.asm.js", asm); // defines globalThis._createPyodideModule
@@ -135,8 +154,7 @@ async function boot({ indexURL, integrity = {}, files }) {
 
     stage = "code";
     post({ type: "stage", stage });
-    pyodide.FS.mkdirTree(HOME + "/demos");
-    for (const [name, text] of await sources) pyodide.FS.writeFile(`${HOME}/demos/${name}`, text);
+    for (const [path, data] of await sources) writeFile(path, data);
     pyodide.runPython(BOOTSTRAP);
     callFn = pyodide.globals.get("_demo_call");
     reloadFn = pyodide.globals.get("_demo_reload");
@@ -169,9 +187,10 @@ self.onmessage = async (event) => {
   if (msg.type === "boot") return boot(msg);
   if (!callFn) return post({ type: "result", id: msg.id, ok: false, error: "Python runtime is not ready" });
   try {
-    if (msg.type === "call") return answer(msg.id, ...timed(() => callFn(msg.fn, msg.payload)));
+    if (msg.type === "call") return answer(msg.id, ...timed(() => callFn(msg.demo, msg.fn, msg.payload)));
     if (msg.type === "source") {
-      pyodide.FS.writeFile(`${HOME}/demos/${msg.name}`, msg.source);
+      if (!/^demos\/[\w./-]+\.py$/.test(msg.path) || msg.path.includes("..")) throw new Error(`not a demo file: ${msg.path}`);
+      writeFile(msg.path, msg.source);
       return answer(msg.id, ...timed(() => reloadFn()));
     }
   } catch (err) {

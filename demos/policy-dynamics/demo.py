@@ -1,0 +1,74 @@
+"""Policy-dynamics demo: GRPO steps on one prompt whose policy is a softmax over a few answers.
+
+The simulation is ``demos.policy_dynamics`` (which calls ``grpo_core`` for every equation); this file holds the
+reader's knobs (``LIMITS``) and the JSON entry the page calls: advance a run by a few steps at a time, the run's
+state travelling as JSON between calls (no hidden state in the worker).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from demos import limits, policy_dynamics
+
+LIMITS = {
+    "G": {"default": 8, "min": 2, "max": 64, "step": 1, "integer": True},
+    "beta": {"default": 0.04, "min": 0.0, "max": 1.0, "step": 0.01},
+    "eps": {"default": 0.2, "min": 0.01, "max": 1.0, "step": 0.01},
+    "lr": {"default": 0.5, "min": 0.0, "max": 10.0, "step": 0.1},
+    "mu": {"default": 2, "min": 1, "max": 8, "step": 1, "integer": True},
+    "seed": {"default": 0, "min": 0, "max": 2**31 - 1, "step": 1, "integer": True},
+}
+CODE = [("demos/policy_dynamics.py", "step"), ("demos/grpo_core.py", "grpo_loss")]
+SPEEDS = [1, 2, 5, 10, 30, 60]          # steps per second the view may play at
+MAX_STEPS_PER_CALL = 200
+RECORD_FIELDS = ("step", "probs", "samples", "rewards", "advantages", "kl", "clip_fraction", "expected_reward", "loss")
+
+
+def make_config(knobs: dict) -> dict:
+    """The reader's knobs (validated by LIMITS) -> a policy_dynamics config."""
+    k = limits.check(LIMITS, knobs)
+    return policy_dynamics.make_config(G=k["G"], beta=k["beta"], eps_low=k["eps"], lr=k["lr"], mu=k["mu"], seed=k["seed"])
+
+
+def advance(payload: dict) -> dict:
+    """Advance the run ``steps`` steps from ``state`` (None: step 0 of the seed).
+    -> {"state", "probs" (current), "ref_probs", "answers", "rewards", "question", "records": [RECORD_FIELDS]}."""
+    knobs = payload.get("config", {})
+    if not isinstance(knobs, dict):
+        raise ValueError("config must be an object")
+    cfg = make_config(knobs)
+    steps = limits.check_number("steps", payload.get("steps", 1), 0, MAX_STEPS_PER_CALL, integer=True)
+    state = payload.get("state")
+    if state is None:
+        state = policy_dynamics.init_state(cfg)
+    elif not isinstance(state, dict):
+        raise ValueError("state must be an object or null")
+    records = []
+    for _ in range(steps):
+        state, rec = policy_dynamics.step(state, cfg)
+        records.append({k: rec[k] for k in RECORD_FIELDS})
+    return {
+        "state": state,
+        "probs": np.exp(policy_dynamics.log_softmax(state["logits"])).tolist(),
+        "ref_probs": np.exp(policy_dynamics.log_softmax(state["ref_logits"])).tolist(),
+        "answers": cfg["answers"],
+        "rewards": cfg["rewards"],
+        "question": cfg["question"],
+        "records": records,
+    }
+
+
+def run(payload_json: str) -> str:
+    """{"config": {G, beta, eps, lr, mu, seed}, "state": state | null, "steps": n} -> advance(...) as JSON."""
+    return json.dumps(advance(limits.load_json(payload_json)))
+
+
+def initial_state() -> dict:
+    """Step 0 of the default run: what the chart shows before the reader presses Play."""
+    start = advance({"config": {}, "state": None, "steps": 0})
+    return {"config": limits.defaults(LIMITS), "question": start["question"], "answers": start["answers"],
+            "rewards": start["rewards"], "probs": start["probs"], "ref_probs": start["ref_probs"],
+            "history": [start["probs"][0]], "speeds": SPEEDS, "speed": 5}
