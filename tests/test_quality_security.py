@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 from support import build_site, chapters_with_demos, demo_states, poll, served, site_pages, wait_live, wake_demos, watch
 
@@ -355,7 +356,8 @@ def test_malformed_demo_hash_gives_defaults_and_note(served_site, browser, case)
         fig = page.locator('figure.demo[data-demo="group-advantage"]')
         init = initial_demo_state(page, "group-advantage")
         note = fig.locator(".demo-note")
-        assert note.is_visible(), f"no visible note for hash {case}"
+        # the view module is imported after the page loads: wait for the note (Playwright's expect, no eval)
+        expect(note, f"no visible note for hash {case}").to_be_visible(timeout=30_000)
         assert "default" in note.inner_text().lower()
         values = [float(v) for v in fig.locator(".ga-slider").evaluate_all("ss => ss.map(s => s.value)")]
         assert values == [float(r) for r in init["rewards"]]
@@ -376,9 +378,10 @@ def test_valid_demo_hash_is_applied(served_site, browser):
         page = w.page
         page.goto(f"{served_site.url}grpo/#demo-group-advantage=g:strong;r:{','.join(map(str, rewards))};n:1;d:1;b:mean")
         fig = page.locator('figure.demo[data-demo="group-advantage"]')
+        # once the view has applied the hash (sliders moved), no note may show
+        poll(page, "([f, want]) => [...f.querySelectorAll('.ga-slider')].every((s, i) => Number(s.value) === want[i])",
+             [fig.element_handle(), rewards], message="the sliders to take the hash")
         assert not fig.locator(".demo-note").is_visible()
-        values = [float(v) for v in fig.locator(".ga-slider").evaluate_all("ss => ss.map(s => s.value)")]
-        assert values == rewards
         wait_live(page)
         from demos import grpo_core      # CPython's numpy on the same rewards
         expected = grpo_core.group_advantages([rewards], scale="group", baseline="mean", ddof=1)[0]
