@@ -13,19 +13,15 @@ request off that origin is aborted) and prints one row per figure: name, value, 
 """
 from __future__ import annotations
 
-import functools
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support import (build_site, chapters_with_demos, launch_chromium, poll, serve_site,  # noqa: E402
+                           wait_live, watch)
+
 COLD_RUNS = 3
 SLIDER_MOVES = 80
 
@@ -87,10 +83,7 @@ PLAY_JS = """async (seconds) => {
 
 
 def build(out: Path) -> Path:
-    r = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(out), "--pyodide", "local", "--no-search"],
-                       capture_output=True, text=True, check=False)
-    if r.returncode:
-        raise SystemExit(f"build failed:\n{r.stderr}")
+    build_site(out, "--pyodide", "local", "--no-search")
     bench = out / "bench-bare"
     bench.mkdir()
     (bench / "index.html").write_text(BARE_HTML)
@@ -99,26 +92,12 @@ def build(out: Path) -> Path:
     return out
 
 
-def serve(directory: Path):
-    class Handler(SimpleHTTPRequestHandler):
-        extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript",
-                          ".js": "text/javascript", ".wasm": "application/wasm"}
-
-        def log_message(self, *a):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
-
-
 def percentile(xs, q):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
 def open_demo_page(browser, site: Path, url: str):
-    from quality_support import chapters_with_demos, watch
     w = watch(browser, url, viewport={"width": 1280, "height": 900})
     w.page.goto(url + chapters_with_demos(site)[0] + "#demo-group-advantage")
     if not w.page.locator('script[src*="assets/demos/demos.js"]').count():   # until chapter.html links it
@@ -132,11 +111,11 @@ def cold_pair(browser, site: Path, url: str) -> tuple[float, float]:
     ctx = browser.new_context()
     page = ctx.new_page()
     page.goto(url + "bench-bare/")
-    page.wait_for_function("() => document.body.dataset.ms", timeout=180_000)
+    poll(page, "() => document.body.dataset.ms", timeout_ms=180_000)
     bare = float(page.evaluate("() => document.body.dataset.ms"))
     ctx.close()
     w = open_demo_page(browser, site, url)
-    w.page.wait_for_function("() => document.querySelector('figure.demo[data-demo]').dataset.state === 'live'", timeout=180_000)
+    poll(w.page, "() => document.querySelector('figure.demo[data-demo]').dataset.state === 'live'", timeout_ms=180_000)
     live = w.page.evaluate("() => performance.getEntriesByName('demo-runtime-live')[0].startTime")
     start = w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start')[0].startTime")
     w.close()
@@ -145,13 +124,13 @@ def cold_pair(browser, site: Path, url: str) -> tuple[float, float]:
 
 def main() -> list[tuple]:
     from playwright.sync_api import sync_playwright
-    from quality_support import wait_live
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         site = build(Path(tmp) / "site")
-        server, url = serve(site)
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        server = serve_site(site)
+        url = server.url
+        browser = launch_chromium(p)
         try:
             bares, lives, starts = [], [], []
             for _ in range(COLD_RUNS):
@@ -185,7 +164,7 @@ def main() -> list[tuple]:
             w.close()
         finally:
             browser.close()
-            server.shutdown()
+            server.stop()
     import os
     rows.append(("machine load average (1 min) at the end", round(os.getloadavg()[0], 2), "", f"{os.cpu_count()} CPUs"))
     width = max(len(r[0]) for r in rows)

@@ -15,13 +15,15 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.support import run_build  # noqa: E402
+
 COPY = ["content", "templates", "demos", "connections.yaml", "MATH_CONVENTIONS.md"]
 WARM_RUNS = 3
 
@@ -39,8 +41,7 @@ def make_copy(dest: Path) -> Path:
 
 def build(project: Path, *args: str) -> float:
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, str(ROOT / "build.py"), "--project", str(project), *args],
-                       capture_output=True, text=True, cwd=ROOT, check=False)
+    r = run_build(*args, project=project)
     dt = time.perf_counter() - t0
     if r.returncode != 0:
         raise RuntimeError(f"build failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")

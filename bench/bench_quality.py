@@ -15,7 +15,6 @@ gzip for text files and `Cache-Control: public, max-age=3600` (GitHub Pages send
 """
 from __future__ import annotations
 
-import functools
 import gzip
 import json
 import os
@@ -24,15 +23,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests")]
-from conftest import CHROMIUM_ARGS, chromium_path  # noqa: E402
-from quality_support import wait_live, watch  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from sitegen.httpd import StaticHandler  # noqa: E402
+from tests.support import CHROMIUM_ARGS, build_site, chromium_path, launch_chromium, serve_site, wait_live, watch  # noqa: E402
 
 CHAPTER = "grpo/"
 COMPRESSIBLE = (".html", ".css", ".js", ".mjs", ".json", ".svg", ".xml", ".txt", ".py", ".map", ".wasm")
@@ -44,15 +40,10 @@ THROTTLE_MBIT = 20      # a decent home connection; localhost makes downloads fr
 
 # ----------------------------------------------------------------------------- a static host
 
-class StaticHost(SimpleHTTPRequestHandler):
-    """SimpleHTTPRequestHandler + gzip for text types + a max-age, like a static host. Compressed bytes cached."""
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript", ".js": "text/javascript",
-                      ".wasm": "application/wasm", ".woff2": "font/woff2"}
+class StaticHost(StaticHandler):
+    """The tests' static server + gzip for text types + a max-age, like a static host. Compressed bytes cached."""
     _gz: dict = {}
     hits: list[str] = []        # every GET that reached the server (cache misses and revalidations)
-
-    def log_message(self, *a):
-        pass
 
     def end_headers(self):
         self.send_header("Cache-Control", "public, max-age=3600")
@@ -74,26 +65,9 @@ class StaticHost(SimpleHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Vary", "Accept-Encoding")
             self.end_headers()
-            try:
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):   # the browser went away mid-response
-                pass
+            self.wfile.write(body)      # a browser that goes away mid-response is no error (QuietServer)
             return
         super().do_GET()
-
-
-def serve(root: Path):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(StaticHost, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
-
-
-def build_site(out: Path) -> Path:
-    r = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(out), "--pyodide", "local"],
-                       capture_output=True, text=True, cwd=ROOT, check=False)
-    if r.returncode != 0:
-        raise RuntimeError(f"the site does not build:\n{r.stderr[-3000:]}")
-    return out
 
 
 # ----------------------------------------------------------------------------- Lighthouse
@@ -241,11 +215,12 @@ def main(quiet: bool = False) -> list[tuple]:
     rows: list[tuple] = []
     say = (lambda *a: None) if quiet else print
     with tempfile.TemporaryDirectory(prefix="bench-quality-") as tmp:
-        site = build_site(Path(tmp) / "site")
-        server, url = serve(site)
+        site = build_site(Path(tmp) / "site", "--pyodide", "local")
+        server = serve_site(site, handler=StaticHost)
+        url = server.url
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+                browser = launch_chromium(p)
                 try:
                     weight = page_weight(browser, url)
                 finally:
@@ -257,7 +232,7 @@ def main(quiet: bool = False) -> list[tuple]:
             except Exception as e:   # one broken tool must not hide the other figures
                 lh = {"error": str(e)}
         finally:
-            server.shutdown()
+            server.stop()
 
     kb = weight["total"] / 1024
     rows.append(("page weight before Pyodide (grpo, gzip transfer)", round(kb, 1), "KB", "<= 400 KB", kb <= 400))

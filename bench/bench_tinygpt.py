@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 STEPS = 60
 TARGET = ">= 20"
 
@@ -74,13 +74,13 @@ PLAY_JS = """async (seconds) => {
 def chromium_rows() -> list[tuple]:
     from playwright.sync_api import sync_playwright
 
-    from bench_browser import ARGS, build, serve
-    from quality_support import chapters_with_demos, wait_live
+    from tests.support import build_site, chapters_with_demos, launch_chromium, serve_site, wait_live
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-        site = build(Path(tmp) / "site")
-        server, url = serve(site)
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        site = build_site(Path(tmp) / "site", "--pyodide", "local", "--no-search")
+        served = serve_site(site)
+        url = served.url
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             chapter = next(c for c in chapters_with_demos(site) if "tiny-gpt" in (site / c / "index.html").read_text())
@@ -92,7 +92,7 @@ def chromium_rows() -> list[tuple]:
             got = page.evaluate(PLAY_JS, 40)
         finally:
             browser.close()
-            server.shutdown()
+            served.stop()
     return [("Chromium: GRPO steps/s while playing (fastest)", round(got["steps"], 1), "steps/s", TARGET,
              got["steps"] >= 20),
             ("Chromium: Play -> 90 % held-out accuracy", None if got["reached"] is None else round(got["reached"] / 1000, 1),

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from demos import registry
-from quality_support import chapters_with_demos, wait_live, watch
+from support import chapters_with_demos, wait_live, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demos_browser")]
 FIG = 'figure[data-demo="tiny-gpt"]'
