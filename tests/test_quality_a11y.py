@@ -158,6 +158,7 @@ TABBABLE = """(fig) => {
     const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
     const all = [...fig.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]
         .filter((e) => !e.disabled && e.tabIndex >= 0 && shown(e));
+    all.forEach((e, i) => { e.dataset.tabStop = String(i); });   // tells apart the same-looking (e.g. two "Copy")
     const seen = new Set();
     return all.filter((e) => {            // a radio group is one tab stop: its checked radio
         if (e.type !== 'radio') return true;
@@ -167,10 +168,15 @@ TABBABLE = """(fig) => {
         if (stop !== e) return false;
         seen.add(e.name);
         return true;
-    }).map((e) => e.id || e.outerHTML.slice(0, 90));
-}"""
+    }).map(DESCRIBE);
+}""".replace("DESCRIBE", "((e) => DESCRIBE_BODY)")
 
-ACTIVE = """() => { const e = document.activeElement; return e ? (e.id || e.outerHTML.slice(0, 90)) : null; }"""
+# how an element is named in both lists: what does not change when it takes focus (a citation link gains
+# aria-describedby on focus, so its outerHTML does)
+DESCRIBE_BODY = ("e.id || [e.dataset.tabStop || '', e.tagName, e.getAttribute('name') || '', e.getAttribute('href') || '', "
+                 "e.getAttribute('class') || '', e.getAttribute('value') || '', (e.textContent || '').trim().slice(0, 40)].join(' | ')")
+TABBABLE = TABBABLE.replace("DESCRIBE_BODY", DESCRIBE_BODY)
+ACTIVE = "() => { const e = document.activeElement; return e ? ((e) => DESCRIBE_BODY)(e) : null; }".replace("DESCRIBE_BODY", DESCRIBE_BODY)
 
 
 def tab_walk(page, figure_selector: str) -> list[tuple[str, bool]]:

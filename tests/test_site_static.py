@@ -121,7 +121,7 @@ def test_chapter_pages_have_layers_and_open_graph(real_site: Path, pages: dict[P
         assert grpo.count(f'data-layer="{layer}"') >= 7, layer
     page = pages[real_site / "grpo" / "index.html"]
     assert page.meta.get("og:title") and page.meta.get("og:description") and page.meta.get("og:type")
-    assert "$" not in re.sub(r"<(code|pre|annotation|script)[\s\S]*?</\1>|data-tex=\"[^\"]*\"", "", grpo).replace("$$", ""), \
+    assert "$" not in re.sub(r"<(code|pre|annotation|script|textarea)[\s\S]*?</\1>|data-tex=\"[^\"]*\"", "", grpo).replace("$$", ""), \
         "raw TeX delimiters left in the page"
 
 
