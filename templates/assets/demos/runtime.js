@@ -1,6 +1,8 @@
 // The page's one Python runtime: a module Web Worker running Pyodide (see worker.mjs).
 // Started on demand (start()), reports named stages to listeners, answers calls with a timeout,
 // and restarts itself if a call never returns (e.g. an infinite loop in code the reader edited).
+// The worker restores the runtime from a memory snapshot in Cache Storage when it has one (stage label
+// "Python runtime (from cache)"); if Pyodide rejects a snapshot, the worker asks for a fresh start without it.
 
 export const STAGES = ["runtime", "numpy", "code", "live"];
 export const STAGE_LABELS = {
@@ -18,6 +20,7 @@ export class Runtime {
     this.config = config;
     this.worker = null;
     this.stage = "static"; // static | runtime | numpy | code | live | error
+    this.source = null; // "snapshot" when the runtime came from the cached memory snapshot
     this.error = null;
     this.listeners = new Set();
     this.pending = new Map();
@@ -40,12 +43,19 @@ export class Runtime {
     for (const fn of this.listeners) fn(stage, error);
   }
 
+  // the stage's name for the status line: "Python runtime (from cache)" on a warm start
+  stageLabel(stage) {
+    const label = STAGE_LABELS[stage] || stage;
+    return stage === "runtime" && this.source === "snapshot" ? `${label} (from cache)` : label;
+  }
+
   get live() {
     return this.stage === "live";
   }
 
-  start() {
+  start({ snapshot = true } = {}) {
     if (this.worker) return;
+    this.source = null;
     this.startedAt = performance.now();
     performance.mark("demo-runtime-start");
     let worker;
@@ -66,7 +76,7 @@ export class Runtime {
     this.setStage("runtime");
     // the worker reads the build's manifest (demos/manifest.json) and loads every file it lists
     worker.postMessage({ type: "boot", indexURL: this.config.indexURL, integrity: this.config.integrity,
-      manifestURL: this.config.manifestURL, rootURL: this.config.rootURL });
+      manifestURL: this.config.manifestURL, rootURL: this.config.rootURL, snapshot });
   }
 
   receive(msg) {
@@ -75,7 +85,14 @@ export class Runtime {
         clearTimeout(this.bootTimer);
         performance.mark("demo-runtime-live");
       }
+      if (msg.source) this.source = msg.source;
+      performance.mark(`demo-stage-${msg.stage}`); // when each stage began, for bench/
       this.setStage(msg.stage);
+    } else if (msg.type === "snapshot") {
+      performance.mark(`demo-snapshot-${msg.event}`); // stored | restored | dropped: read by tests and bench/
+    } else if (msg.type === "restart") {
+      this.stop();
+      this.start({ snapshot: false });
     } else if (msg.type === "boot-error") {
       this.fail(msg.stage, msg.message);
     } else if (msg.type === "result") {

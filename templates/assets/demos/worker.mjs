@@ -1,10 +1,19 @@
 // Module Web Worker: boots Pyodide, installs numpy, loads the very files of demos/ that the build's manifest
 // lists (demos/manifest.json: shared modules, each demo's demo.py, data files) and answers calls.
+// Warm start: the first visit takes a memory snapshot of the bare interpreter (before any package is loaded:
+// Pyodide 0.27 cannot snapshot loaded extension modules) and keeps it in Cache Storage, keyed by the Pyodide
+// version and the SRI hash of pyodide.asm.wasm; later visits restore it instead of initialising Python again.
+// Anything wrong with it (no Cache Storage, quota, other build, corrupt bytes) deletes it and loads plainly.
+// The snapshot never ships with the site: each browser makes its own.
 // Protocol (all payloads are JSON strings, so nothing but strings crosses the boundary):
-//   in : {type: "boot", indexURL, integrity: {file: "sha384-..."}, manifestURL, rootURL}
+//   in : {type: "boot", indexURL, integrity: {file: "sha384-..."}, manifestURL, rootURL, snapshot: bool}
 //        {type: "call", id, demo, fn, payload}    -> demos/<demo>/demo.py's <fn>(payload)
 //        {type: "source", id, path, source}       -> replace the file at <path> and re-import demos.*
-//   out: {type: "stage", stage}                    stage: runtime | numpy | code | live
+//   out: {type: "stage", stage, source?}           stage: runtime | numpy | code | live;
+//                                                  source: "snapshot" when the runtime is restored from cache
+//        {type: "snapshot", event}                 event: stored | restored | dropped (for tests and bench/)
+//        {type: "restart"}                         a restored snapshot failed inside Pyodide: start a fresh
+//                                                  worker without one (the entry is already deleted)
 //        {type: "boot-error", stage, message}
 //        {type: "result", id, ok, value | error, ms}   ms: time spent in Python
 // Runs only in the worker: code a reader edits never touches the page.
@@ -47,6 +56,10 @@ def _short_traceback(exc):
     return (where + "".join(traceback.format_exception_only(type(exc), exc))).strip()
 `;
 
+const SNAPSHOT_CACHE = "pyodide-snapshot";
+// after a restore, Python's state is the snapshot's: reseed what would otherwise repeat on every visit
+const RESEED = "import random; random.seed()";
+
 let pyodide = null;
 let callFn = null;
 let reloadFn = null;
@@ -55,11 +68,30 @@ function post(msg) {
   self.postMessage(msg);
 }
 
+// Responses fetched ahead of Pyodide's own request (the lock file, numpy's wheel), so that the downloads
+// overlap the runtime's boot: url -> Promise<{bytes, status, headers}>, each handed out once.
+const prefetched = new Map();
+const plainFetch = self.fetch.bind(self);
+
+function prefetch(url, sri) {
+  const got = plainFetch(url, sri ? { integrity: sri } : {}).then(async (r) => ({
+    bytes: await r.arrayBuffer(), status: r.status, headers: [...r.headers],
+  }));
+  got.catch(() => {}); // a failed prefetch is simply fetched again when Pyodide asks for it
+  prefetched.set(url, got);
+  return got;
+}
+
 // fetch() that enforces Subresource Integrity for the pinned runtime files (cdn and local mode alike).
 function pinnedFetch(integrity, baseURL) {
-  const plain = self.fetch.bind(self);
+  const plain = plainFetch;
   return (input, init) => {
     const url = input instanceof Request ? input.url : String(input);
+    const early = prefetched.get(url);
+    if (early) {
+      prefetched.delete(url);
+      return early.then((r) => new Response(r.bytes, { status: r.status, headers: r.headers }), () => pinnedFetch(integrity, baseURL)(input, init));
+    }
     if (url.startsWith(baseURL)) {
       const sri = integrity[url.slice(baseURL.length)];
       if (sri) return plain(input, Object.assign({}, init, { integrity: sri }));
@@ -94,6 +126,82 @@ async function demoFiles(manifestURL, rootURL) {
   const manifest = await response.json();
   const version = new URL(manifestURL).search;
   return Promise.all(manifest.files.map(async (path) => [path, await fetchBytes(new URL(path, rootURL).href + version)]));
+}
+
+// the lock's sha256 (hex) as an SRI string, the form Pyodide's own package fetch uses
+function sha256SRI(hex) {
+  return "sha256-" + btoa(String.fromCharCode(...hex.match(/../g).map((h) => parseInt(h, 16))));
+}
+
+// start downloading numpy (and whatever it depends on) now; Pyodide's loadPackage picks the bytes up later
+async function prefetchNumpy(indexURL, integrity) {
+  const lockURL = indexURL + "pyodide-lock.json";
+  // Pyodide reads the lock too, at the start of loadPyodide: it gets these bytes (new Response() copies them)
+  const lock = JSON.parse(new TextDecoder().decode((await prefetch(lockURL, integrity["pyodide-lock.json"])).bytes));
+  const todo = ["numpy"], seen = new Set();
+  while (todo.length) {
+    const name = todo.pop();
+    const entry = lock.packages[name];
+    if (!entry || seen.has(name)) continue;
+    seen.add(name);
+    todo.push(...entry.depends);
+    prefetch(new URL(entry.file_name, indexURL).href, sha256SRI(entry.sha256));
+  }
+}
+
+async function hexDigest(bytes) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// The snapshot's Cache Storage entry, or null when there is no usable Cache Storage (e.g. an insecure
+// context) or nothing to key it by. Keyed by version and the wasm's SRI; any other entry is an older build.
+async function snapshotSlot(indexURL, integrity) {
+  const wasm = integrity["pyodide.asm.wasm"];
+  if (!wasm || typeof caches === "undefined") return null;
+  try {
+    const cache = await caches.open(SNAPSHOT_CACHE);
+    const key = new URL(`pyodide-snapshot/${PYODIDE_VERSION}/${encodeURIComponent(wasm)}`, indexURL).href;
+    for (const old of await cache.keys()) if (old.url !== key) await cache.delete(old);
+    return { cache, key };
+  } catch {
+    return null;
+  }
+}
+
+// the stored snapshot's bytes if they are intact (their sha256 is kept beside them), else null (and deleted)
+async function readSnapshot(slot) {
+  if (!slot) return null;
+  try {
+    const hit = await slot.cache.match(slot.key);
+    if (!hit) return null;
+    const bytes = new Uint8Array(await hit.arrayBuffer());
+    if (bytes.length && (await hexDigest(bytes)) === hit.headers.get("x-snapshot-sha256")) return bytes;
+  } catch {
+    // unreadable: treated as corrupt
+  }
+  await dropSnapshot(slot);
+  return null;
+}
+
+async function dropSnapshot(slot) {
+  post({ type: "snapshot", event: "dropped" });
+  try {
+    await slot.cache.delete(slot.key);
+  } catch {
+    // nothing more to do: the next visit finds it unreadable again and loads plainly
+  }
+}
+
+// store in the background (about 21 MB; quota or a full disk just means no warm start next time)
+async function storeSnapshot(slot, bytes) {
+  try {
+    const headers = { "content-type": "application/octet-stream", "x-snapshot-sha256": await hexDigest(bytes) };
+    await slot.cache.put(slot.key, new Response(bytes, { headers }));
+    post({ type: "snapshot", event: "stored" });
+  } catch {
+    await dropSnapshot(slot);
+  }
 }
 
 function writeFile(path, data) {
@@ -132,7 +240,7 @@ async function quietly(fn, notes) {
   }
 }
 
-async function boot({ indexURL, integrity = {}, manifestURL, rootURL }) {
+async function boot({ indexURL, integrity = {}, manifestURL, rootURL, snapshot = true }) {
   let stage = "runtime";
   const notes = [];
   try {
@@ -140,11 +248,30 @@ async function boot({ indexURL, integrity = {}, manifestURL, rootURL }) {
     self.fetch = pinnedFetch(integrity, indexURL);
     const sources = demoFiles(manifestURL, rootURL);
     sources.catch(() => {}); // awaited below; avoid an unhandled rejection meanwhile
+    prefetchNumpy(indexURL, integrity).catch(() => {}); // loadPackage fetches for itself if this failed
+    const slot = snapshot ? await snapshotSlot(indexURL, integrity) : null;
+    const stored = readSnapshot(slot); // read (and check) while the runtime's JavaScript loads
     const asm = integrity["pyodide.asm.js"];
     if (asm) await importVerified(indexURL + "pyodide.asm.js", asm); // defines globalThis._createPyodideModule
     const { loadPyodide, version } = await importVerified(indexURL + "pyodide.mjs", integrity["pyodide.mjs"]);
     if (version !== PYODIDE_VERSION) throw new Error(`expected Pyodide ${PYODIDE_VERSION}, got ${version}`);
-    pyodide = await quietly(() => loadPyodide({ indexURL, stdout: () => {}, stderr: () => {} }), notes);
+    const saved = await stored;
+    if (saved) post({ type: "stage", stage, source: "snapshot" });
+    const options = { indexURL, stdout: () => {}, stderr: () => {} };
+    if (saved) {
+      try {
+        pyodide = await quietly(() => loadPyodide({ ...options, _loadSnapshot: saved }), notes);
+        pyodide.runPython(RESEED);
+        post({ type: "snapshot", event: "restored" });
+      } catch {
+        // another build, or bytes Pyodide cannot use: forget them; a fresh worker loads plainly
+        await dropSnapshot(slot);
+        return post({ type: "restart" });
+      }
+    } else {
+      pyodide = await quietly(() => loadPyodide({ ...options, _makeSnapshot: Boolean(slot) }), notes);
+      if (slot) storeSnapshot(slot, pyodide.makeMemorySnapshot()); // must precede loadPackage
+    }
 
     stage = "numpy";
     post({ type: "stage", stage });
