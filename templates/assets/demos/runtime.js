@@ -96,6 +96,7 @@ export class Runtime {
     } else if (msg.type === "boot-error") {
       this.fail(msg.stage, msg.message);
     } else if (msg.type === "result") {
+      mark("demo-call-answered");
       const entry = this.pending.get(msg.id);
       if (!entry) return;
       this.pending.delete(msg.id);
@@ -142,6 +143,7 @@ export class Runtime {
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       this.worker.postMessage(Object.assign({ id }, msg));
+      mark("demo-call-sent"); // with demo-call-answered and demo-python: the worker hop, for bench/
     });
   }
 
@@ -177,6 +179,12 @@ export class Runtime {
     for (const fn of this.sourceListeners) fn(paths);
     return paths;
   }
+}
+
+// one entry per name (the latest), so nothing accumulates over a long session
+function mark(name) {
+  performance.clearMarks(name);
+  performance.mark(name);
 }
 
 export class PythonError extends Error {}
