@@ -183,6 +183,15 @@ def time_to_live(page) -> float:
     return page.evaluate("performance.now()")
 
 
+STAGE_MARKS = ["demo-runtime-start", "demo-stage-numpy", "demo-stage-code", "demo-runtime-live"]
+
+
+def stage_times(page) -> list[float] | None:
+    """ms spent in each boot stage: [runtime (interpreter: plain or restored), numpy (load + import), demo code]."""
+    t = page.evaluate("(names) => names.map((n) => performance.getEntriesByName(n).at(-1)?.startTime ?? null)", STAGE_MARKS)
+    return None if None in t else [b - a for a, b in zip(t, t[1:])]
+
+
 def wait_for_mark(page, name: str, timeout_s: float = 60.0) -> bool:
     """Poll the page (its CSP forbids eval: no JS predicate) until a performance mark exists."""
     deadline = time.time() + timeout_s
@@ -230,6 +239,7 @@ def boot_and_reload(pw, url: str, mbit: float | None = None) -> dict:
                 live_tasks = [d for s, d in tasks if hi < s <= hi + 1000]   # the first live figures render
             load_tasks = [d for s, d in (tasks or []) if start is None or s < start]
             cold_requests = len(StaticHost.hits)
+            cold_stages = stage_times(page)
             stored = wait_for_mark(page, "demo-snapshot-stored")
             warm, restored = [], 0
             for _ in range(WARM_RUNS):
@@ -238,11 +248,12 @@ def boot_and_reload(pw, url: str, mbit: float | None = None) -> dict:
                 page.reload()
                 warm.append(time_to_live(page))
                 restored += page.evaluate("() => performance.getEntriesByName('demo-snapshot-restored').length > 0")
+            warm_stages = stage_times(page)
             offsite = [u for u in requests if not u.startswith(url) and not u.startswith(("blob:", "data:"))]
             if offsite:
                 raise RuntimeError(f"the self-hosted page requested {offsite[:3]}")
             return {"cold": cold, "warm": statistics.median(warm), "boot_tasks": boot_tasks, "load_tasks": load_tasks,
-                    "live_tasks": live_tasks,
+                    "live_tasks": live_tasks, "cold_stages": cold_stages, "warm_stages": warm_stages,
                     "boot_ms": (live - start) if start is not None and live is not None else None,
                     "cold_requests": cold_requests, "warm_requests": len(StaticHost.hits),
                     "stored": stored, "restored": restored, "load": os.getloadavg()[0]}
@@ -300,6 +311,11 @@ def main(quiet: bool = False) -> list[tuple]:
                  boot["warm"] < boot["cold"] / 3, round(boot["load"], 2)))
     rows.append(("  warm / cold", round(boot["warm"] / boot["cold"], 3), "ratio", "<= 0.33",
                  boot["warm"] / boot["cold"] <= 0.33, round(boot["load"], 2)))
+    for which in ("cold", "warm"):
+        st = boot[f"{which}_stages"]
+        if st:
+            rows.append((f"  {which}: runtime / numpy / demo code stages", " / ".join(f"{x:.0f}" for x in st), "ms", None, None,
+                         round(boot["load"], 2)))
     rows.append(("  warm reloads restored from the snapshot", f"{boot['restored']}/{WARM_RUNS}",
                  "", "all", boot["restored"] == WARM_RUNS and boot["stored"]))
     rows.append((f"time to live, cold, {THROTTLE_MBIT} Mbit/s network", round(slow["cold"]), "ms", None, None))
