@@ -85,8 +85,11 @@ export class Runtime {
         clearTimeout(this.bootTimer);
         performance.mark("demo-runtime-live");
       }
-      if (msg.source) this.source = msg.source;
       performance.mark(`demo-stage-${msg.stage}`); // when each stage began, for bench/
+      // start() already showed "runtime": repeating it would rewrite every figure's status line for nothing
+      // (a style, layout and paint of the long page while it boots)
+      if (msg.stage === this.stage && (!msg.source || msg.source === this.source)) return;
+      if (msg.source) this.source = msg.source;
       this.setStage(msg.stage);
     } else if (msg.type === "snapshot") {
       performance.mark(`demo-snapshot-${msg.event}`); // stored | restored | dropped: read by tests and bench/
