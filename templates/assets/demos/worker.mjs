@@ -1,17 +1,20 @@
 // Module Web Worker: boots Pyodide, installs numpy, loads the very files of demos/ that the build's manifest
 // lists (demos/manifest.json: shared modules, each demo's demo.py, data files) and answers calls.
-// Warm start: the first visit takes a memory snapshot of the bare interpreter (before any package is loaded:
-// Pyodide 0.27 cannot snapshot loaded extension modules) and keeps it in Cache Storage, keyed by the Pyodide
-// version and the SRI hash of pyodide.asm.wasm; later visits restore it instead of initialising Python again.
+// Warm start: once the first visit is live, a second, short-lived instance of this worker ("make-snapshot")
+// takes a memory snapshot of a bare interpreter (before any package is loaded: Pyodide 0.27 cannot snapshot
+// loaded extension modules) and keeps it in Cache Storage, keyed by the Pyodide version and the SRI hash of
+// pyodide.asm.wasm, off the first visit's critical path; later visits restore it instead of initialising Python.
 // Anything wrong with it (no Cache Storage, quota, other build, corrupt bytes) deletes it and loads plainly.
 // The snapshot never ships with the site: each browser makes its own.
 // Protocol (all payloads are JSON strings, so nothing but strings crosses the boundary):
 //   in : {type: "boot", indexURL, integrity: {file: "sha384-..."}, manifestURL, rootURL, snapshot: bool}
 //        {type: "call", id, demo, fn, payload}    -> demos/<demo>/demo.py's <fn>(payload)
 //        {type: "source", id, path, source}       -> replace the file at <path> and re-import demos.*
+//        {type: "make-snapshot", indexURL, integrity}  (a separate worker) make and store the snapshot
 //   out: {type: "stage", stage, source?}           stage: runtime | numpy | code | live;
 //                                                  source: "snapshot" when the runtime is restored from cache
-//        {type: "snapshot", event}                 event: stored | restored | dropped (for tests and bench/)
+//        {type: "snapshot", event}                 event: wanted (a miss: make one once live) | stored |
+//                                                  restored | dropped | failed | skipped
 //        {type: "restart"}                         a restored snapshot failed inside Pyodide: start a fresh
 //                                                  worker without one (the entry is already deleted)
 //        {type: "boot-error", stage, message}
@@ -200,16 +203,29 @@ async function dropSnapshot(slot) {
   }
 }
 
-// the snapshot of the interpreter as it is now (no package loaded), stored for the next visit; never fatal
-function takeSnapshot(slot) {
-  let bytes;
+// Pyodide's loadPyodide, from the pinned (SRI-checked) runtime files
+async function runtimeLoader(indexURL, integrity) {
+  const asm = integrity["pyodide.asm.js"];
+  if (asm) await importVerified(indexURL + "pyodide.asm.js", asm); // defines globalThis._createPyodideModule
+  const { loadPyodide, version } = await importVerified(indexURL + "pyodide.mjs", integrity["pyodide.mjs"]);
+  if (version !== PYODIDE_VERSION) throw new Error(`expected Pyodide ${PYODIDE_VERSION}, got ${version}`);
+  return loadPyodide;
+}
+
+// The snapshot worker: a bare interpreter, the standard-library modules a restore should have, snapshot, store.
+// Never fatal and never seen by the reader; the page terminates this worker when it reports.
+async function makeSnapshot({ indexURL, integrity = {} }) {
   try {
+    self.fetch = pinnedFetch(integrity, indexURL);
+    const slot = await snapshotSlot(indexURL, integrity);
+    if (!slot || (await slot.cache.match(slot.key))) return post({ type: "snapshot", event: "skipped" });
+    const loadPyodide = await runtimeLoader(indexURL, integrity);
+    pyodide = await quietly(() => loadPyodide({ indexURL, stdout: () => {}, stderr: () => {}, _makeSnapshot: true }), []);
     pyodide.runPython(SNAPSHOT_IMPORTS);
-    bytes = pyodide.makeMemorySnapshot();
+    await storeSnapshot(slot, pyodide.makeMemorySnapshot());
   } catch {
-    return; // e.g. "Unexpected hiwire entry": this visit simply makes none
+    post({ type: "snapshot", event: "failed" }); // e.g. "Unexpected hiwire entry": no warm start next time
   }
-  storeSnapshot(slot, bytes);
 }
 
 // store in the background (about 21 MB; quota or a full disk just means no warm start next time)
@@ -270,10 +286,7 @@ async function boot({ indexURL, integrity = {}, manifestURL, rootURL, snapshot =
     prefetchNumpy(indexURL, integrity).catch(() => {}); // loadPackage fetches for itself if this failed
     const slot = snapshot ? await snapshotSlot(indexURL, integrity) : null;
     const stored = readSnapshot(slot); // read (and check) while the runtime's JavaScript loads
-    const asm = integrity["pyodide.asm.js"];
-    if (asm) await importVerified(indexURL + "pyodide.asm.js", asm); // defines globalThis._createPyodideModule
-    const { loadPyodide, version } = await importVerified(indexURL + "pyodide.mjs", integrity["pyodide.mjs"]);
-    if (version !== PYODIDE_VERSION) throw new Error(`expected Pyodide ${PYODIDE_VERSION}, got ${version}`);
+    const loadPyodide = await runtimeLoader(indexURL, integrity);
     const saved = await stored;
     if (saved) post({ type: "stage", stage, source: "snapshot" });
     const options = { indexURL, stdout: () => {}, stderr: () => {} };
@@ -288,8 +301,8 @@ async function boot({ indexURL, integrity = {}, manifestURL, rootURL, snapshot =
         return post({ type: "restart" });
       }
     } else {
-      pyodide = await quietly(() => loadPyodide({ ...options, _makeSnapshot: Boolean(slot) }), notes);
-      if (slot) takeSnapshot(slot); // must precede loadPackage
+      if (slot) post({ type: "snapshot", event: "wanted" });
+      pyodide = await quietly(() => loadPyodide(options), notes);
     }
 
     stage = "numpy";
@@ -331,6 +344,7 @@ self.addEventListener("unhandledrejection", (event) => event.preventDefault());
 self.onmessage = async (event) => {
   const msg = event.data;
   if (msg.type === "boot") return boot(msg);
+  if (msg.type === "make-snapshot") return makeSnapshot(msg);
   if (!callFn) return post({ type: "result", id: msg.id, ok: false, error: "Python runtime is not ready" });
   try {
     if (msg.type === "call") return answer(msg.id, ...timed(() => callFn(msg.demo, msg.fn, msg.payload)));
