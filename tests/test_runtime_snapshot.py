@@ -168,7 +168,7 @@ def test_insecure_context_has_no_cache_storage_and_loads_plainly(browser, served
             w.page.add_script_tag(url=url + "assets/demos/demos.js", type="module")
         assert w.page.evaluate("() => [window.isSecureContext, typeof caches]") == [False, "undefined"]
         wait_live(w.page)
-        w.page.wait_for_timeout(3000)                    # past the moment a snapshot worker would start
+        w.page.wait_for_timeout(6000)                    # past the moment a snapshot worker would start
         assert not {"demo-snapshot-wanted", "demo-snapshot-stored", "demo-snapshot-restored",
                     "demo-snapshot-dropped"} & marks(w.page)
         moved_slider_matches_cpython(w.page)

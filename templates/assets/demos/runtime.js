@@ -14,7 +14,9 @@ export const STAGE_LABELS = {
 };
 export const CALL_TIMEOUT_MS = 10000;
 const BOOT_TIMEOUT_MS = 120000;
-const SNAPSHOT_AFTER_LIVE_MS = 1500; // let the first live figures settle before the snapshot worker starts
+// the snapshot worker waits until the reader has been on the live page a while: not competing with the first
+// interactions, and never started for a page that is closed at once
+const SNAPSHOT_AFTER_LIVE_MS = 5000;
 
 export class Runtime {
   // config: {mode, indexURL (absolute), integrity, rootURL (absolute, ends with /), manifestURL, workerURL}
