@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_build.py
 
-The project (content/, templates/, demos/, connections.yaml, MATH_CONVENTIONS.md) is copied into a temporary
+The project (content/, templates/, demos/, examples/, connections.yaml, MATH_CONVENTIONS.md) is copied into a temporary
 directory, so "cold" really starts without the build's figure cache (.cache/figures-*.json) and without an
 output directory; the verified Pyodide cache (.cache/pyodide-0.27.7, assembled once per machine) is shared.
   * cold: the first `python build.py` (cdn mode, with the Pagefind index), a fresh process;
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tests.support import run_build  # noqa: E402
 
-COPY = ["content", "templates", "demos", "connections.yaml", "MATH_CONVENTIONS.md"]
+COPY = ["content", "templates", "demos", "examples", "connections.yaml", "MATH_CONVENTIONS.md"]   # examples: chapters include them
 WARM_RUNS = 3
 
 

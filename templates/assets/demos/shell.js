@@ -50,6 +50,8 @@ export class DemoShell {
       li.classList.toggle("current", s === stage && stage !== "live");
       li.classList.toggle("failed", stage === "error" && error && error.stage === s);
     }
+    const runtimeLabel = this.runtime.stageLabel("runtime");
+    if (this.stageItems.runtime.textContent !== runtimeLabel) this.stageItems.runtime.textContent = runtimeLabel;
     this.retryButton.hidden = stage !== "error";
     this.startButton.hidden = stage !== "static";
     this.stageList.hidden = stage === "static" || stage === "error";
@@ -66,7 +68,7 @@ export class DemoShell {
       this.update();
     } else {
       f.dataset.state = "loading";
-      this.statusText.textContent = `Static figure for now; loading live numpy: ${STAGE_LABELS[stage]}…`;
+      this.statusText.textContent = `Static figure for now; loading live numpy: ${this.runtime.stageLabel(stage)}…`;
     }
   }
 
