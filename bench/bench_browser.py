@@ -25,8 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.support import (build_site, chapters_with_demos, launch_chromium, poll, serve_site,  # noqa: E402
-                           wait_live, watch)
+from tests.support import build_site, chapters_with_demos, launch_chromium, poll, serve_site, wait_live, watch  # noqa: E402
 
 COLD_RUNS = 3
 SLIDER_MOVES = 80

@@ -110,7 +110,7 @@ def main(quiet: bool = False) -> list[tuple]:
         rows.append(("Chromium: tiny-gpt demo", f"not measured ({type(exc).__name__})", "", TARGET, None))
     rows.append(("machine load average (1 min) at the end", round(os.getloadavg()[0], 2), "", f"{os.cpu_count()} CPUs", None))
     if not quiet:
-        for name, value, unit, target, ok in rows:
+        for name, value, unit, target, _ok in rows:
             print(f"{name:<52} {value!s:>10} {unit:<8} target {target}")
     return rows
 

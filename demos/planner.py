@@ -299,7 +299,8 @@ CHANGES = (
     # (label, change) in order of cost to the run: first what costs only speed, last what changes the method.
     ("turn on gradient checkpointing", lambda p: replace(p, grad_checkpointing=True) if not p.grad_checkpointing else None),
     (MICRO_BATCH_LABEL, _halve_micro_batch),
-    ("let vLLM sleep while training", lambda p: replace(p, engine_sleeps=True) if p.engine == "vllm_colocate" and not p.engine_sleeps else None),
+    ("let vLLM sleep while training",
+     lambda p: replace(p, engine_sleeps=True) if p.engine == "vllm_colocate" and not p.engine_sleeps else None),
     ("ZeRO stage 3", lambda p: replace(p, zero_stage=3) if p.zero_stage < 3 else None),
     ("offload optimizer states to CPU", lambda p: replace(p, offload_optimizer=True) if not p.offload_optimizer else None),
     ("offload parameters to CPU", lambda p: replace(p, offload_params=True, zero_stage=3) if not p.offload_params else None),

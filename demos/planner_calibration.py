@@ -9,8 +9,6 @@ prediction must be below it). The error band the planner shows is the largest |e
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from demos import planner as P
 
 MiB = 2**20

@@ -21,13 +21,12 @@ import jinja2
 from pygments.formatters import HtmlFormatter
 from pygments.styles import get_all_styles
 
+from . import demos as demofolders
 from . import markdown as mdown
-from .diagnostics import BuildFailed, Diagnostics
+from . import pyodide_assets
+from .diagnostics import BuildFailed, Diagnostic, Diagnostics
 from .graph import graph_svg, load_connections, load_references, reference_html
 from .mathtex import KatexUnavailable, StyleClasses, load_macros, render_batch
-from . import demos as demofolders
-from . import pyodide_assets
-from .diagnostics import Diagnostic
 from .sources import ChapterSource, load_chapter
 
 MARKER = ".grpo-explainer-build.json"
@@ -282,8 +281,10 @@ def gather(opts: Options) -> Site:
     # data-root): relative to the page it would count the page's depth twice, which only works at the host root
     pyodide = pyodide_assets.runtime_config(opts.pyodide, "")
     for i, chapter in enumerate(chapters):
-        body = mdown.replace_demos(mdown.render(md, chapter.doc), lambda name, caption: render_demo(
-            render, demos[name], caption, chapter.root, pyodide) if name in demos else "")
+        def demo_html(name: str, caption: str, root: str = chapter.root) -> str:
+            return render_demo(render, demos[name], caption, root, pyodide) if name in demos else ""
+
+        body = mdown.replace_demos(mdown.render(md, chapter.doc), demo_html)
         ctx = page_context(chapter.root, "chapter", chapter.source.meta["title"],
                            chapter.source.meta.get("description") or chapter.source.meta["tldr"], chapter.url, chapter.slug)
         nav_entry = by_slug[chapter.slug]

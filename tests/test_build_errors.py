@@ -159,7 +159,7 @@ def test_template_undefined_variable(built: Project):
 
 def test_non_utf8_file(built: Project):
     p = built.root / "content/beta.md"
-    data = p.read_bytes().replace("heuristic".encode(), "heuristic \xe9t\xe9".encode("latin-1"))
+    data = p.read_bytes().replace(b"heuristic", "heuristic \xe9t\xe9".encode("latin-1"))
     p.write_bytes(data)
     line = built.line_of("content/beta.md", "heuristic") if False else data[: data.index(b"\xe9")].count(b"\n") + 1
     out = expect_failure(built)

@@ -117,7 +117,7 @@ def _references() -> dict:
     return yaml.safe_load((CONTENT / "references.yaml").read_text(encoding="utf-8"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def chapter(path: Path) -> Chapter:
     diags = Diagnostics(ROOT)
     src = load_chapter(path, diags)

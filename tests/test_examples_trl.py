@@ -15,7 +15,6 @@ from examples import trl_grpo
 from examples.trl_grpo import correct_answer, last_boxed
 from examples.versions import TRL_VERSION
 
-
 # ---------------------------------------------------------------- the verifier
 
 @pytest.mark.parametrize("text,expected", [

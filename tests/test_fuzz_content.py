@@ -7,11 +7,11 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import ROOT
 from sitegen.diagnostics import BuildFailed, Diagnostics
 from sitegen.graph import load_connections, load_references
 from sitegen.pipeline import render_fragment
 from sitegen.sources import load_chapter
+from support import ROOT
 
 DIAG = re.compile(r"^[^:\n]+:\d+: \[[a-z0-9-]+\] .+$")
 

@@ -7,7 +7,6 @@ paused and resumed animation, the demo state restored from the URL, and no conso
 demos' own tests.)"""
 from __future__ import annotations
 
-
 import pytest
 
 from support import ROOT, demo_states, poll, wait_live, wake_demos, watch

@@ -383,7 +383,7 @@ def test_valid_demo_hash_is_applied(served_site, browser):
              [fig.element_handle(), rewards], message="the sliders to take the hash")
         assert not fig.locator(".demo-note").is_visible()
         wait_live(page)
-        from demos import grpo_core      # CPython's numpy on the same rewards
+        from demos import grpo_core  # CPython's numpy on the same rewards
         expected = grpo_core.group_advantages([rewards], scale="group", baseline="mean", ddof=1)[0]
         poll(page, "(f) => !f.classList.contains('is-pending')", fig.element_handle())
         adv = [float(a) for a in fig.locator("[data-advantage]").evaluate_all("es => es.map(e => e.dataset.advantage)")]

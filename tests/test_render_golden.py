@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from markdown_it.utils import read_fixture_file
 
-from support import ROOT
 from sitegen.diagnostics import BuildFailed
 from sitegen.pipeline import render_fragment
+from support import ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
 REFS = {k: {"title": k, "authors": ["A"], "year": 2000, "venue": "V", "url": "https://example.org"}

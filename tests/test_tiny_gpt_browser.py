@@ -50,7 +50,7 @@ def step_n(fig, n):
     start = int(fig.get_attribute("data-step"))
     for i in range(n):
         fig.locator(".tg-stepbtn").click()
-        poll(lambda: int(fig.get_attribute("data-step")) == start + i + 1)
+        poll(lambda target=start + i + 1: int(fig.get_attribute("data-step")) == target)
 
 
 def reset(fig, settings: dict):

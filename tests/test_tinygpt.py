@@ -117,7 +117,7 @@ def _torch_logprobs(torch, params, tokens, cfg):
     x = params["wte"][tok] + params["wpe"][:T]
     causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
     for l in range(cfg["n_layer"]):
-        p = lambda k: params[f"h.{l}.{k}"]  # noqa: E731
+        p = lambda k, l=l: params[f"h.{l}.{k}"]  # noqa: E731
         a = F.layer_norm(x, (C,), p("ln_1.weight"), p("ln_1.bias"), eps=1e-5)
         q, k, v = (a @ p("attn.c_attn.weight") + p("attn.c_attn.bias")).split(C, dim=-1)
         q, k, v = (t.view(N, T, H, C // H).transpose(1, 2) for t in (q, k, v))

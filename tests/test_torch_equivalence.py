@@ -7,8 +7,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
-from demos import grpo_core as core
-from demos import grpo_torch
+from demos import grpo_core as core  # noqa: E402  (after the skip: grpo_torch imports torch)
+from demos import grpo_torch  # noqa: E402
 
 
 def _t(x):
