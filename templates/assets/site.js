@@ -68,24 +68,67 @@
       if (spy) spy();
     });
   });
+  /* Land on an element: the blocks above it skip layout (content-visibility: auto) and only have estimated
+     heights, so lay them all out first, jump, and jump again once layout has settled. Their real heights are
+     then remembered (contain-intrinsic-size: auto), so nothing moves when they stop being laid out. */
+  function landOn(el, noteText) {
+    var target = (el.closest && el.closest(".math-block")) || el;
+    var landing = target;
+    var old = $(".depth-note-inline");
+    if (old) old.parentNode.removeChild(old);
+    if (noteText) {
+      /* the notice goes where the reader lands, just above the target */
+      var n = doc.createElement("p");
+      n.className = "depth-note depth-note-inline";
+      n.setAttribute("role", "status");
+      n.textContent = noteText;
+      target.parentNode.insertBefore(n, target);
+      landing = n;
+    }
+    html.classList.add("layout-all");
+    landing.scrollIntoView({ block: "start" });
+    requestAnimationFrame(function () {
+      requestAnimationFrame(function () {
+        landing.scrollIntoView({ block: "start" });
+        html.classList.remove("layout-all");
+      });
+    });
+  }
+  /* The element a hash names: an id, or for a shared demo setup (#demo-NAME=...&demo-OTHER=...) the first demo. */
+  function hashTarget() {
+    var id;
+    try { id = decodeURIComponent(window.location.hash.slice(1)); } catch (e) { return null; } /* malformed %-escape */
+    if (!id) return null;
+    var m = /^demo-([\w-]+)=/.exec(id);
+    return doc.getElementById(m ? "demo-" + m[1] : id);
+  }
   /* A link to something inside a hidden layer (e.g. #eq-... in the math layer) deepens the view. */
   function revealHashTarget() {
-    var id;
-    try { id = decodeURIComponent(window.location.hash.slice(1)); } catch (e) { return; } /* malformed %-escape */
-    if (!id) return;
-    var el = doc.getElementById(id);
+    var el = hashTarget();
     if (!el) return;
     var layer = el.closest ? el.closest("[data-layer]") : null;
     var cur = DEPTHS.indexOf(html.getAttribute("data-depth"));
     var need = layer ? DEPTHS.indexOf(layer.getAttribute("data-layer")) : -1;
+    var text = null;
     if (need > cur) {
-      setDepth(DEPTHS[need], false);
-      showNote("The link points into the " + layer.getAttribute("data-layer") + " layer, so the depth is now " + DEPTH_NAMES[DEPTHS[need]] + ".");
-      el.scrollIntoView();
+      setDepth(DEPTHS[need], true);
+      text = "This link points into the " + layer.getAttribute("data-layer") + " layer, so the depth is now " + DEPTH_NAMES[DEPTHS[need]] + ".";
     }
+    /* the browser's own jump may have used estimated heights (a demo's state writes use history.replaceState,
+       which fires no hashchange, so this runs only for real navigation) */
+    landOn(el, text);
   }
   revealHashTarget();
   window.addEventListener("hashchange", revealHashTarget);
+  /* depth buttons elsewhere on the page (the chapter's "read at your depth" line) */
+  $$("[data-set-depth]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var d = b.getAttribute("data-set-depth");
+      setDepth(d, true);
+      announce("Depth: " + DEPTH_NAMES[d]);
+      if (spy) spy();
+    });
+  });
 
   /* ---------- navigation drawer (small screens) ---------- */
   var menuBtn = $(".menu-btn"), sidebar = $("#sidebar"), scrim = $("#scrim");

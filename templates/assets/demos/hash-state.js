@@ -28,3 +28,11 @@ export function writeHashState(name, value) {
   const hash = [...map].map(([k, v]) => `demo-${k}=${v}`).join("&");
   history.replaceState(history.state, "", `${location.pathname}${location.search}#${hash}`);
 }
+
+// The URL of this page that opens demo NAME with state VALUE (only that demo's entry in the hash);
+// with no value, the demo's plain anchor (#demo-NAME: its default setup).
+export function setupURL(name, value) {
+  const base = `${location.origin}${location.pathname}${location.search}`;
+  if (value === null || value === undefined) return `${base}#demo-${name}`;
+  return `${base}#demo-${name}=${encodeURIComponent(value).replace(/%2C/g, ",").replace(/%3A/g, ":").replace(/%3B/g, ";")}`;
+}

@@ -27,6 +27,12 @@ export class Runtime {
     this.sources = new Map(); // repository path -> the text the interpreter runs now (edited code)
     this.originals = new Map(); // repository path -> the text the page shipped
     this.sourceListeners = new Set();
+    this.loadedBytes = 0; // runtime files downloaded so far (worker "progress" messages)
+    this.progressListeners = new Set();
+  }
+
+  onProgress(fn) {
+    this.progressListeners.add(fn);
   }
 
   onChange(fn) {
@@ -76,6 +82,9 @@ export class Runtime {
         performance.mark("demo-runtime-live");
       }
       this.setStage(msg.stage);
+    } else if (msg.type === "progress") {
+      this.loadedBytes += msg.bytes;
+      for (const fn of this.progressListeners) fn(this.loadedBytes, msg.file);
     } else if (msg.type === "boot-error") {
       this.fail(msg.stage, msg.message);
     } else if (msg.type === "result") {
@@ -97,6 +106,7 @@ export class Runtime {
     for (const [path, text] of this.originals) this.sources.set(path, text);
     if (this.worker) this.worker.terminate();
     this.worker = null;
+    this.loadedBytes = 0;
     for (const entry of this.pending.values()) {
       clearTimeout(entry.timer);
       entry.reject(new RuntimeGone("the Python runtime was restarted"));
