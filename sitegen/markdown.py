@@ -113,6 +113,7 @@ def make_parser(render_math: Callable[[str, bool, dict], str]) -> MarkdownIt:
     md.enable(["table", "strikethrough", "replacements", "smartquotes"])
     dollarmath_plugin(md, allow_labels=True, allow_space=False, allow_digits=True, double_inline=True)
     md.core.ruler.after("block", "admonition_title", _admonition_titles)
+    md.core.ruler.after("inline", "admonition_kind", _admonition_kinds)
     footnote_plugin(md)
     deflist_plugin(md)
     md.inline.ruler.before("link", "citation", _citation_rule)
@@ -177,10 +178,24 @@ def _admonition_titles(state) -> None:
             title = tok.info.strip()[len(name):].strip() or ADMONITIONS[name]
             p_open = Token("paragraph_open", "p", 1, attrs={"class": "admonition-title"}, map=tok.map,
                            block=True, level=tok.level + 1)
-            inline = Token("inline", "", 0, content=title, map=tok.map, block=True, level=tok.level + 2, children=[])
+            inline = Token("inline", "", 0, content=title, map=tok.map, block=True, level=tok.level + 2, children=[],
+                           meta={"admonition": name})
             p_close = Token("paragraph_close", "p", -1, block=True, level=tok.level + 1)
             out += [p_open, inline, p_close]
     state.tokens = out
+
+
+# Words read before a title whose kind is shown only by its icon: screen readers and the search index get them.
+KIND_WORDS = {"misconception": "Misconception: "}
+
+
+def _admonition_kinds(state) -> None:
+    """Prefix a misconception's title (the claim itself, e.g. "GRPO doesn't use clipping.") with a visually
+    hidden "Misconception:" (the ✗ icon is CSS)."""
+    for tok in state.tokens:
+        word = KIND_WORDS.get((tok.meta or {}).get("admonition", "")) if tok.type == "inline" else None
+        if word:
+            tok.children.insert(0, Token("html_inline", "", 0, content=f'<span class="visually-hidden">{word}</span>'))
 
 
 def _render_citation(self, tokens, idx, options, env):
@@ -204,7 +219,7 @@ def _render_heading_close(self, tokens, idx, options, env):
     open_tok = tokens[idx - 2]
     hid = html.escape(open_tok.meta["id"])
     label = html.escape(open_tok.meta["text"], quote=True)
-    return f' <a class="headerlink" href="#{hid}" aria-label="Permalink: {label}">#</a></{tok.tag}>\n'
+    return f' <a class="headerlink" href="#{hid}" aria-label="Permalink: {label}" data-pagefind-ignore>#</a></{tok.tag}>\n'
 
 
 _FORMATTER = HtmlFormatter(cssclass="highlight")

@@ -189,7 +189,7 @@
       a.setAttribute("aria-selected", "false");
       a.tabIndex = -1;
       a.href = r.url;
-      var t = doc.createElement("span"); t.className = "r-title"; t.textContent = (r.meta && r.meta.title) || r.url;
+      var t = doc.createElement("span"); t.className = "r-title"; t.textContent = r.title;
       var x = doc.createElement("span"); x.className = "r-excerpt"; x.innerHTML = r.excerpt || ""; /* Pagefind escapes page text; only <mark> is markup */
       a.appendChild(t); a.appendChild(x);
       results.appendChild(a);
@@ -198,6 +198,30 @@
     active = -1;
     input.removeAttribute("aria-activedescendant");
     openPanel(true);
+  }
+  /* Pagefind also returns pages that only share a shorter prefix with a word (e.g. "zzqx" -> "z"): keep the
+     pages where every word of the query starts a word of the page. */
+  function matchesAll(q, text) {
+    var words = (text || "").toLowerCase().match(/[\p{L}\p{N}_]+/gu) || [];
+    return q.toLowerCase().split(/[^\p{L}\p{N}_]+/u).filter(Boolean).every(function (t) {
+      return words.some(function (w) { return w.lastIndexOf(t, 0) === 0; });
+    });
+  }
+  /* One option per section: a page's sub-results (its headings with ids) ranked by how many matches each
+     holds; the page itself when it has none. */
+  function sections(items, q) {
+    var out = [];
+    items.forEach(function (r) {
+      if (!matchesAll(q, r.content)) return;
+      var title = (r.meta && r.meta.title) || r.url;
+      var subs = (r.sub_results || []).filter(function (s) { return s.url && s.url.indexOf("#") > 0; });
+      subs.sort(function (a, b) { return (b.locations || []).length - (a.locations || []).length; });
+      if (!subs.length) { out.push({ url: r.url, title: title, excerpt: r.excerpt }); return; }
+      subs.slice(0, 3).forEach(function (s) {
+        out.push({ url: s.url, title: title + " \u203a " + s.title, excerpt: s.excerpt });
+      });
+    });
+    return out.slice(0, 10);
   }
   function runSearch() {
     var q = input.value.trim(), my = ++seq;
@@ -208,7 +232,7 @@
       if (my !== seq) return null;
       return Promise.all(res.results.slice(0, 8).map(function (r) { return r.data(); }));
     }).then(function (items) {
-      if (items && my === seq) render(items, q);
+      if (items && my === seq) render(sections(items, q), q);
     }).catch(function () {
       if (my !== seq) return;
       results.textContent = "";
