@@ -41,7 +41,7 @@ export function render({ rewards, result }) {
     ];
   });
   return svgRoot(W, H, "Rewards with group mean and ±std, and the advantages",
-    text({ x: LEFT, y: 18, class: "axis-title" }, "reward rᵢ (line: mean, dashed: ±std)"),
+    text({ x: LEFT, y: 26, class: "axis-title" }, "reward rᵢ"),
     text({ x: LEFT, y: ADV_TITLE_Y, class: "axis-title" }, "advantage Âᵢ"),
     tag("g", { class: "ticks" }, ticks([0, 0.5, 1], yr, (v) => v.toFixed(1))),
     tag("g", { class: "ticks" }, ticks(at, ya, (v) => (v > 0 ? `+${v}` : v < 0 ? `\u2212${-v}` : "0"))),

@@ -28,7 +28,7 @@ export function render({ answers, rewards, probs, ref_probs: refProbs, history }
   const sx = scale(0, n, LEFT, W - RIGHT);
   const sy = scale(0, 1, top + SPARK_H, top);
   return svgRoot(W, H, "Probability of each answer (bars; tick: reference policy) and the expected reward over steps",
-    text({ x: LEFT, y: 20, class: "axis-title" }, "π(answer)   (tick: reference π_ref)"),
+    text({ x: LEFT, y: 26, class: "axis-title" }, "π(answer) · tick: π_ref"),
     rows,
     text({ x: LEFT, y: top - 6, class: "axis-title" }, "expected reward by step"),
     tag("g", { class: "ticks" },
