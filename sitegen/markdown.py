@@ -229,15 +229,16 @@ _PRE_BODY = re.compile(r"(<pre[^>]*>(?:<span></span>)?)(.*?)(</pre>)", re.S)
 
 
 def _line_blocks(code_html: str) -> str:
-    """Each line of Pygments' <pre> in its own <span class="cl">line\n</span>, so CSS can wrap a long line
-    with a hanging indent (the text, and what Copy copies, is unchanged). Pygments closes its token spans at
+    """Each line of Pygments' <pre> in its own <span class="cl">line</span> followed by its newline, so CSS can
+    wrap a long line with a hanging indent (an inline-block: the text, what Copy copies and what a selection
+    copies are unchanged). Pygments closes its token spans at
     every line end, so splitting on newlines keeps the markup balanced."""
     def lines(m: re.Match) -> str:
         body = m.group(2)
         parts = body.split("\n")
         if parts and parts[-1] == "":
             parts.pop()
-        return m.group(1) + "".join(f'<span class="cl">{p}\n</span>' for p in parts) + m.group(3)
+        return m.group(1) + "".join(f'<span class="cl">{p}</span>\n' for p in parts) + m.group(3)
     return _PRE_BODY.sub(lines, code_html, count=1)
 
 
