@@ -44,8 +44,26 @@ def check_number(key: str, value, lo: float, hi: float, *, integer: bool = False
     return int(value) if integer else float(value)
 
 
+def check_object(key: str, value, fields: dict) -> dict:
+    """An object of named inputs, each checked against its spec in ``fields``; specs with ``"required": True``
+    must be present, the others may be left out (and are then left out of the result)."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{key} must be an object")
+    unknown = sorted(set(value) - set(fields))
+    if unknown:
+        raise ValueError(f"{key}: unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                         f"expected {', '.join(fields)}")
+    missing = [k for k, spec in fields.items() if spec.get("required") and k not in value]
+    if missing:
+        raise ValueError(f"{key}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
+    return {k: check_value(f"{key}.{k}", v, fields[k]) for k, v in value.items()}
+
+
 def check_value(key: str, value, spec: dict):
-    """One input against its spec: ``choices``, or ``min``/``max`` (``integer``), or ``list`` of such specs."""
+    """One input against its spec: ``choices`` (or, with ``object``, an object of named inputs instead), or
+    ``min``/``max`` (``integer``), or ``items``: a list of such specs."""
+    if "object" in spec and isinstance(value, dict):
+        return check_object(key, value, spec["object"])
     if "choices" in spec:
         return check_choice(key, value, spec["choices"])
     if "items" in spec:   # a list of numbers, e.g. a group's rewards: {"items": {min, max}, "min_len", "max_len"}

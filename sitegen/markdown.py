@@ -1,6 +1,6 @@
 """Chapter Markdown -> HTML: layers, admonitions, demos, math, citations, links, headings, included code.
 
-Three steps, so that a whole build's problems are found before anything is written:
+Four steps, so that a whole build's problems are found before anything is written:
   1. :func:`lint_source`  - container fences (unknown names, unclosed), unsafe raw HTML;
   2. :func:`parse`        - markdown-it tokens;
   3. :func:`resolve`      - walk the tokens: heading ids, links, citations, includes, demo names; collects math;
@@ -286,12 +286,6 @@ def _line_of(inline: Token, needle: str, start_line: int) -> int:
 
 
 @dataclass
-class Reference:
-    key: str
-    data: dict[str, Any]
-
-
-@dataclass
 class ChapterDoc:
     """A parsed chapter and everything resolve() learned about it."""
 
@@ -412,7 +406,6 @@ def resolve(doc: ChapterDoc, *, project: Path, chapter_files: dict[str, str], re
         return f"{doc.env['root']}{slug}/" + (f"#{anchor}" if anchor else "")
 
     tokens = doc.tokens
-    stack: list[dict] = []
     for i, tok in enumerate(tokens):
         line = base + (tok.map[0] if tok.map else 0)
         if tok.type == "heading_open":
@@ -482,7 +475,6 @@ def resolve(doc: ChapterDoc, *, project: Path, chapter_files: dict[str, str], re
         elif tok.type == "html_block":
             for hid in re.findall(r'\sid="([^"]+)"', tok.content):
                 claim_id(hid, line)
-        stack.append(tok.type)
     doc.env.update(eq_numbers=eq_numbers, citations=citations)
     doc.citations = list(citations)
     doc.env["ids"] = ids

@@ -363,19 +363,22 @@ def test_verl_aggregation_and_group_of_one_are_stated(grpo):
     assert "verl gets 0" not in doc and "r / (1 + 1e-6)" in doc
 
 
-def test_memory_caption_numbers_equal_the_demo_defaults(grpo):
-    """The caption's KV-cache and critic figures are what demos/memory.py computes at the demo's defaults."""
+def test_memory_caption_claims_hold_at_the_planner_defaults(grpo):
+    """The planner caption's default setting and its claims are what demos/gpu-memory computes at its defaults:
+    neither algorithm fits, GRPO misses by a few GiB and PPO by more than the critic's share minus that,
+    the logits outweigh the activations several times over."""
     from demos import limits
     demo = registry.load("gpu-memory")
-    defaults = limits.defaults(demo.LIMITS)
-    caption = next(c.content for c in grpo.containers_in("the-critic-problem") if c.name == "demo")
-    parts = demo.memory_result(defaults)["ppo"]["breakdown"]
-    assert defaults["model"] == "Llama-2-7B"
-    kv, critic = parts["kv_cache"] / 1e9, parts["critic"] / 1e9
-    assert kv > critic, "the caption says the KV cache outweighs the critic at the default model"
-    assert f"{kv:.1f} GB against the critic's {critic:.1f} GB" in " ".join(caption.split())
-    n = defaults["prompts_per_step"] * defaults["group_size"]
-    assert f"default {n} completions" in " ".join(caption.split())
+    d = limits.defaults(demo.LIMITS)
+    caption = " ".join(next(c.content for c in grpo.containers_in("the-critic-problem") if c.name == "demo").split())
+    setting = f"{d['model']}, {d['n_gpus']} × {d['gpu_gb']:g} GB, $G = {d['group_size']}$, {d['completion_len']:,} completion tokens"
+    assert setting in caption
+    res = demo.plan_result(d)
+    assert "neither fits" in caption and not res["grpo"]["fits"] and not res["ppo"]["fits"]
+    assert 0 < -res["grpo"]["headroom"] < 5 * 2**30                           # "a few GiB"
+    assert -res["ppo"]["headroom"] > res["ppo"]["components"]["critic"] - 5 * 2**30
+    assert res["grpo"]["components"]["logits"] > 3 * res["grpo"]["components"]["activations"]
+    assert d["beta"] == 0 and res["grpo"]["components"]["reference"] == 0
 
 
 # ---------------------------------------------------------------- every chapter

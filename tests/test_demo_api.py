@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from demos import grpo_core, limits, memory, policy_dynamics, registry
+from demos import grpo_core, limits, planner, planner_api, policy_dynamics, registry
 
 GA = registry.load("group-advantage")
 MEM = registry.load("gpu-memory")
@@ -82,21 +82,59 @@ def test_nan_reward_is_rejected():
         GA.advantages('{"rewards": [NaN, 0]}')
 
 
-# --------------------------------------------------------------------------- gpu-memory breakdown
+# --------------------------------------------------------------------------- gpu-memory: the run planner
+
+PLANS = [
+    {},                                                                              # the defaults
+    {"model": "Llama-2-70B", "n_gpus": 16, "gpu_gb": 141, "beta": 0.04, "reward": "model", "zero_stage": 3},
+    {"model": "Qwen2.5-1.5B", "n_gpus": 1, "gpu_gb": 24, "engine": "hf", "micro_batch": 1, "completion_len": 1024},
+    {"model": "Qwen2.5-7B", "n_gpus": 8, "engine": "vllm_server", "vllm_gpus": 2, "lora_rank": 16, "beta": 0.1},
+    {"model": "Llama-2-13B", "n_gpus": 2, "gpu_gb": 48, "offload_optimizer": True, "offload_params": True,
+     "grad_checkpointing": False, "engine_sleeps": True, "precision": "fp16"},
+]
 
 
-@pytest.mark.parametrize("model", ["Llama-2-7B", "Llama-2-13B", "Llama-2-70B"])
-def test_memory_json_totals_are_the_breakdown(model):
-    out = call(MEM.breakdown, {"model": model, "n_gpus": 16, "reward": "verifier", "zero_stage": 2})
-    opts = {k: v for k, v in limits.defaults(MEM.LIMITS).items() if k not in ("model", "ppo_rollout")}
-    opts.update(n_gpus=16, reward="verifier", zero_stage=2)
-    opts["ppo_samples_per_prompt"] = opts["group_size"]   # default: PPO generates as many completions as GRPO
-    for alg in ("ppo", "grpo"):
-        parts = memory.breakdown(model, algorithm=alg, **opts)
-        assert out[alg]["breakdown"] == parts
-        assert out[alg]["total"] == memory.total(parts)
-        assert out[alg]["gpus_needed_80gb"] == memory.gpus_needed_80gb(model, algorithm=alg, **opts)
-    assert out["grpo"]["breakdown"]["critic"] == 0 < out["ppo"]["breakdown"]["critic"]
+@pytest.mark.parametrize("payload", PLANS)
+def test_planner_json_is_the_planners_verdict(payload):
+    """demo.plan is planner_api.plan_result (the numbers, the texts, the code) plus the chart's stack, whose
+    parts add up to the training GPUs' peak C + R + max(T + E, S) of planner.phases."""
+    out = call(MEM.plan, payload)
+    options = limits.check(MEM.LIMITS, payload)
+    base = planner_api.plan_result(options)
+    plan = planner.Plan(**options)
+    for alg in ("grpo", "ppo"):
+        v = planner.verdict(plan, alg)
+        assert out[alg]["peak"] == v["peak"] and out[alg]["fits"] == v["fits"]
+        assert {k: out[alg][k] for k in base[alg]} == json.loads(json.dumps(base[alg]))
+        stack = out[alg]["stack"]
+        assert stack["total"] == pytest.approx(v["phases"]["peak"], rel=1e-12)
+        assert all(b > 0 for _, b in stack["parts"])
+        assert ("critic" in dict(stack["parts"])) == (alg == "ppo")
+        assert out[alg]["headline"] == f"{alg.upper()}: {'fits' if v['fits'] else 'does not fit'}"
+        assert bool(out[alg]["change_text"]) == (not v["fits"])
+    assert out["code"] == base["code"]
+    assert MEM.LIMITS is planner_api.PLAN_LIMITS
+
+
+def test_planner_stack_shows_the_larger_phase():
+    """HF generate with a long generation batch on one GPU peaks while sampling (KV cache), a colocated vLLM
+    that stays awake while training adds its share to the training phase."""
+    gen = call(MEM.plan, {"engine": "hf", "n_gpus": 1, "micro_batch": 1, "prompts_per_step": 256})["grpo"]["stack"]
+    assert gen["phase"] == "generation" and [k for k, _ in gen["parts"]][-1] == "engine"
+    assert "activations" not in dict(gen["parts"])
+    awake = call(MEM.plan, {"engine": "vllm_colocate", "engine_sleeps": False})["grpo"]
+    asleep = call(MEM.plan, {"engine": "vllm_colocate", "engine_sleeps": True})["grpo"]
+    assert awake["stack"]["phase"] == "training" and dict(awake["stack"]["parts"])["engine"] == awake["engine_kept"] > 0
+    assert asleep["peak"] < awake["peak"]
+
+
+def test_planner_beta_zero_loads_no_reference_model():
+    with_ref = call(MEM.plan, {"beta": 0.04})
+    without = call(MEM.plan, {"beta": 0.0})
+    for alg in ("grpo", "ppo"):
+        assert dict(with_ref[alg]["stack"]["parts"])["reference"] > 0
+        assert "reference" not in dict(without[alg]["stack"]["parts"])
+        assert with_ref[alg]["peak"] - without[alg]["peak"] == pytest.approx(with_ref[alg]["components"]["reference"])
 
 
 @pytest.mark.parametrize("payload, message", [
@@ -106,10 +144,13 @@ def test_memory_json_totals_are_the_breakdown(model):
     ({"lora_rank": 7}, "lora_rank"),
     ({"group_size": 2.5}, "whole number"),
     ({"bogus": 1}, "unknown option bogus"),
+    ({"engine": "sglang"}, "engine"),
+    ({"offload_params": True, "zero_stage": 2}, "offload_params needs zero_stage 3"),
+    ({"engine": "vllm_server", "n_gpus": 2, "vllm_gpus": 2}, "vllm_gpus"),
 ])
-def test_memory_json_rejects_bad_options(payload, message):
+def test_planner_json_rejects_bad_options(payload, message):
     with pytest.raises(ValueError, match=message):
-        MEM.breakdown(json.dumps(payload))
+        MEM.plan(json.dumps(payload))
 
 
 # --------------------------------------------------------------------------- policy-dynamics run
@@ -178,7 +219,7 @@ def test_initial_numbers_come_from_the_api():
     ga = GA.initial_state()
     assert ga["result"] == call(GA.advantages, dict(ga["options"], rewards=ga["rewards"]))
     mem = MEM.initial_state()
-    assert mem["result"] == call(MEM.breakdown, mem["options"])
+    assert mem["result"] == call(MEM.plan, mem["options"])
     dyn = PD.initial_state()
     start = call(PD.run, {"config": dyn["config"], "state": None, "steps": 0})
     assert dyn["probs"] == start["probs"] and dyn["history"] == [start["probs"][0]]
@@ -220,13 +261,21 @@ def test_registry_reports_a_broken_demo_as_data(tmp_path, monkeypatch, capsys):
                                                         "message": "ZeroDivisionError: division by zero"}}
 
 
-def test_memory_ppo_rollout_one_per_prompt_shrinks_only_ppos_kv_cache():
-    same = call(MEM.breakdown, {"model": "Llama-2-7B"})
-    fewer = call(MEM.breakdown, {"model": "Llama-2-7B", "ppo_rollout": "prompts"})
-    G = MEM.LIMITS["group_size"]["default"]
-    assert same["ppo"]["breakdown"]["kv_cache"] == same["grpo"]["breakdown"]["kv_cache"]
-    assert fewer["ppo"]["breakdown"]["kv_cache"] == pytest.approx(same["ppo"]["breakdown"]["kv_cache"] / G)
-    assert fewer["grpo"] == same["grpo"]
-    assert same["ratio"] < 1 < fewer["ratio"]          # Llama-2-7B has no GQA: its KV cache is large
-    with pytest.raises(ValueError, match="ppo_rollout"):
-        MEM.breakdown('{"ppo_rollout": "both"}')
+def test_planner_takes_a_custom_model_and_checks_it():
+    """model is a preset name or the numbers of a config.json: the preset's own numbers give its peaks; bad or
+    inconsistent numbers are a ValueError naming the field."""
+    cfg = {"num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 32,
+           "intermediate_size": 11008, "vocab_size": 32000}
+    custom = call(MEM.plan, {"model": cfg})
+    preset = call(MEM.plan, {"model": "Llama-2-7B"})
+    for alg in ("grpo", "ppo"):
+        assert custom[alg]["peak"] == preset[alg]["peak"]
+    assert "your-org/your-model" in custom["code"]["verl_grpo"]
+    for bad, message in (({"hidden_size": 4096}, "num_hidden_layers, num_attention_heads, intermediate_size, "
+                                                 "vocab_size are missing"),
+                         ({**cfg, "rope_theta": 1e4}, "unknown field rope_theta"),
+                         ({**cfg, "hidden_size": 0}, r"model\.hidden_size must be between 8 and 65536"),
+                         ({**cfg, "num_key_value_heads": 5}, "num_key_value_heads"),
+                         ({**cfg, "qkv_bias": "yes"}, "qkv_bias must be one of")):
+        with pytest.raises(ValueError, match=message):
+            MEM.plan(json.dumps({"model": bad}))

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from demos import grpo_core, limits, memory, policy_dynamics, registry
+from demos import grpo_core, limits, policy_dynamics, registry
 from quality_support import LIVE_TIMEOUT_MS, chapters_with_demos, demo_states, wait_live, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demos_browser")]
@@ -120,18 +120,135 @@ def test_options_and_presets_change_the_numbers_like_cpython(live):
     assert "demo-group-advantage=" in page.url                   # shareable state
 
 
-def test_memory_70b_bytes_are_cpythons_breakdown(live):
+PLANNER = registry.load("gpu-memory")
+PLANNER_CONFIGS = [
+    {"model": "Qwen2.5-1.5B", "gpu_gb": 24, "n_gpus": 1, "engine": "hf", "micro_batch": 1, "completion_len": 1024},
+    {"model": "Llama-2-13B", "gpu_gb": 100, "n_gpus": 8, "beta": 0.04, "lora_rank": 16, "zero_stage": 2,
+     "offload_optimizer": True, "engine": "vllm_server", "vllm_gpus": 2, "vllm_util": 0.85, "reward": "model"},
+    {"model": "Qwen2.5-7B", "gpu_gb": 141, "n_gpus": 2, "group_size": 8, "offload_params": True,
+     "engine": "vllm_colocate", "vllm_util": 0.4, "engine_sleeps": True, "precision": "fp16", "grad_checkpointing": False},
+]
+
+
+def set_planner(fig, config: dict) -> dict:
+    """Set every control of the planner to defaults + config, as a reader would (select, type, tick); return
+    the full options. Order: controls that show others first (GPU type, ZeRO stage, engine)."""
+    o = {**limits.defaults(PLANNER.LIMITS), **config}
+    sizes = PLANNER.initial_state()["gpu_sizes"]
+    field = lambda k: fig.locator(f'.pl-options [name="{k}"]')
+    field("gpu_type").select_option(str(o["gpu_gb"]) if o["gpu_gb"] in sizes else "custom")
+    if o["gpu_gb"] not in sizes:
+        field("gpu_gb").fill(str(o["gpu_gb"]))
+    for k in ("model", "precision", "reward", "lora_rank", "zero_stage"):
+        field(k).select_option(str(o[k]))
+    for k in ("n_gpus", "group_size", "prompts_per_step", "prompt_len", "completion_len", "micro_batch", "beta"):
+        field(k).fill(str(o[k]))
+    for k in ("grad_checkpointing", "offload_optimizer") + (("offload_params",) if o["zero_stage"] == 3 else ()):
+        field(k).set_checked(o[k])
+    field("engine").select_option("vllm_server")
+    field("vllm_util").fill(str(o["vllm_util"]))
+    field("vllm_tp").select_option(str(o["vllm_tp"]))
+    field("vllm_gpus").fill(str(o["vllm_gpus"]))
+    field("engine").select_option("vllm_colocate")
+    field("engine_sleeps").set_checked(o["engine_sleeps"])
+    field("engine").select_option(o["engine"])
+    return o
+
+
+def wait_planner(page, fig, expected: dict, timeout_s: float = 20.0) -> None:
+    """Poll until the figure shows the peaks of `expected` (a plan_result), to 1e-12 relative: Python 3.12's
+    sum() of floats is compensated (3.11's is not), so the last bit may differ."""
+    import time
+    deadline = time.time() + timeout_s
+    while True:
+        shown = [float(fig.get_attribute(f"data-{alg}-peak")) for alg in ("grpo", "ppo")]
+        if shown == pytest.approx([expected["grpo"]["peak"], expected["ppo"]["peak"]], rel=1e-12, abs=0):
+            return
+        if time.time() > deadline:
+            raise AssertionError(f"peaks {shown} != CPython's {expected['grpo']['peak']}, {expected['ppo']['peak']}; "
+                                 f"note: {fig.locator('.demo-note').inner_text()!r}")
+        page.wait_for_timeout(50)
+
+
+@pytest.mark.parametrize("config", PLANNER_CONFIGS, ids=["1x24GB-hf", "8x100GB-server-lora", "2x141GB-colocate-fp16"])
+def test_planner_numbers_are_cpythons(live, config):
     page = live.page
     fig = page.locator('figure[data-demo="gpu-memory"]')
-    fig.locator('[data-model="Llama-2-70B"]').click()
-    page.wait_for_function("""() => document.querySelector('figure[data-demo="gpu-memory"] .mem-model').textContent === 'Llama-2-70B'""", timeout=10000)
-    opts = {k: v for k, v in limits.defaults(registry.load("gpu-memory").LIMITS).items() if k not in ("model", "ppo_rollout")}
-    opts["ppo_samples_per_prompt"] = opts["group_size"]   # default: PPO generates as many completions as GRPO
-    for alg in ("ppo", "grpo"):
-        expected = memory.total(memory.breakdown("Llama-2-70B", algorithm=alg, **opts))
-        assert float(fig.get_attribute(f"data-{alg}-bytes")) == pytest.approx(expected, rel=1e-12)
-    n = memory.gpus_needed_80gb("Llama-2-70B", algorithm="grpo", **opts)
-    assert f"fits on {n} × 80 GB" in fig.locator(".mem-grpo-fit").inner_text()
+    fig.get_by_role("tab", name="Demo").click()
+    options = set_planner(fig, config)
+    expected = PLANNER.plan_result(limits.check(PLANNER.LIMITS, options))
+    wait_planner(page, fig, expected)
+    for alg in ("grpo", "ppo"):
+        box = fig.locator(f'.pl-verdict[data-alg="{alg}"]')
+        assert box.locator(".pl-head").inner_text() == expected[alg]["headline"]
+        assert box.locator(".pl-text").inner_text() == expected[alg]["text"]
+        change = box.locator(".pl-change")
+        assert change.is_visible() == bool(expected[alg]["change_text"])
+        if expected[alg]["change_text"]:
+            assert change.inner_text() == expected[alg]["change_text"]
+    for key, code in expected["code"].items():
+        assert fig.locator(f'.pl-code[data-code="{key}"]').text_content() == code
+    if options["n_gpus"] == 1:
+        assert "on 1 GPU of" in expected["grpo"]["text"]
+    assert "demo-gpu-memory=" in page.url
+
+
+LLAMA_2_7B_CONFIG_JSON = {   # meta-llama/Llama-2-7b-hf config.json (the fields that matter, plus some that do not)
+    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008,
+    "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 32, "vocab_size": 32000,
+    "tie_word_embeddings": False, "rms_norm_eps": 1e-05, "torch_dtype": "float16",
+}
+
+
+def test_planner_takes_a_pasted_config_json_and_keeps_it_in_the_link(live):
+    """A reader's own model: pasting Llama-2-7B's config.json gives the preset's numbers (CPython's), the link
+    carries the model, and a broken paste says so in the figure and changes nothing."""
+    import json as _json
+    page = live.page
+    fig = page.locator('figure[data-demo="gpu-memory"]')
+    fig.get_by_role("tab", name="Demo").click()
+    options = set_planner(fig, {"model": "Llama-2-7B", "n_gpus": 2})
+    wait_planner(page, fig, PLANNER.plan_result(limits.check(PLANNER.LIMITS, options)))
+    preset_peaks = [fig.get_attribute(f"data-{a}-peak") for a in ("grpo", "ppo")]
+    fig.locator('.pl-options [name="model"]').select_option("custom")
+    paste = fig.locator('[name="config_json"]')
+    assert paste.is_visible()
+    paste.fill("{not json")
+    assert "could not be read" in fig.locator(".demo-note").inner_text()
+    paste.fill(_json.dumps(LLAMA_2_7B_CONFIG_JSON))
+    custom = {k: LLAMA_2_7B_CONFIG_JSON[k] for k in ("num_hidden_layers", "hidden_size", "num_attention_heads",
+                                                    "num_key_value_heads", "intermediate_size", "vocab_size",
+                                                    "tie_word_embeddings")}
+    expected = PLANNER.plan_result(limits.check(PLANNER.LIMITS, {**options, "model": {**custom, "qkv_bias": False}}))
+    wait_planner(page, fig, expected)
+    assert [fig.get_attribute(f"data-{a}-peak") for a in ("grpo", "ppo")] == preset_peaks
+    assert "model:custom" in page.url and "cm:32,4096,32,32,11008,32000,0,0" in page.url
+    # a model whose numbers disagree: Python's message shows in the figure
+    fig.locator('[data-model-field="num_key_value_heads"]').fill("5")
+    fig.locator(".demo-error").wait_for(state="visible", timeout=15000)
+    assert "num_key_value_heads" in fig.locator(".demo-error").inner_text()
+    fig.locator('[data-model-field="num_key_value_heads"]').fill("32")
+    fig.locator(".demo-error").wait_for(state="hidden", timeout=15000)
+    fig.locator('.pl-options [name="model"]').select_option("Qwen2.5-7B")
+    assert not fig.locator(".pl-model-custom").is_visible()
+
+
+def test_wheel_over_a_focused_number_field_does_not_change_it(live):
+    page = live.page
+    fig = page.locator('figure[data-demo="gpu-memory"]')
+    fig.get_by_role("tab", name="Demo").click()
+    for name in ("n_gpus", "completion_len"):
+        f = fig.locator(f'.pl-options [name="{name}"]')
+        f.scroll_into_view_if_needed()
+        before = f.input_value()
+        f.focus()
+        box = f.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        for _ in range(3):
+            page.mouse.wheel(0, -120)
+        page.wait_for_timeout(200)
+        assert f.input_value() == before
+        assert not f.evaluate("(e) => e === document.activeElement")   # the wheel blurred it: the page scrolls
 
 
 def test_dynamics_20_steps_equal_cpythons_trajectory(live):
@@ -185,8 +302,8 @@ def test_code_that_never_returns_restarts_the_runtime(live):
     assert "restarted" in fig.locator(".demo-error").inner_text()
     wait_live(page)                                                # back to live with the original code
     fig.get_by_role("tab", name="Demo").click()
-    fig.locator('[data-model="Llama-2-13B"]').click()
-    page.wait_for_function("""() => document.querySelector('figure[data-demo="gpu-memory"] .mem-model').textContent === 'Llama-2-13B'""", timeout=15000)
+    options = set_planner(fig, {"model": "Llama-2-13B"})
+    wait_planner(page, fig, PLANNER.plan_result(limits.check(PLANNER.LIMITS, options)))
 
 
 def test_blocked_pyodide_leaves_static_figures_and_no_console_error(browser, served_site):
@@ -211,13 +328,15 @@ def test_bad_hash_gives_defaults_and_a_note(browser, served_site):
     w = watch(browser, served_site.url)
     try:
         w.context.route("**/pyodide/**", lambda r: r.abort("blockedbyclient"))
-        open_chapter(w, served_site, "#demo-group-advantage=r:1,2,banana&demo-gpu-memory=m:GPT-9&demo-policy-dynamics=G:1000")
+        open_chapter(w, served_site, "#demo-group-advantage=r:1,2,banana&demo-gpu-memory=model:GPT-9&demo-policy-dynamics=G:1000")
         for name in ("group-advantage", "gpu-memory", "policy-dynamics"):
             note = w.page.locator(f'figure[data-demo="{name}"] .demo-note')
             assert note.is_visible() and "showing the defaults" in note.inner_text()
         values = w.page.evaluate("""() => [...document.querySelectorAll('figure[data-demo="group-advantage"] .ga-slider')].map((s) => Number(s.value))""")
         assert values == registry.load("group-advantage").initial_state()["rewards"]
-        assert w.page.locator('figure[data-demo="gpu-memory"] [data-model="Llama-2-7B"]').get_attribute("aria-pressed") == "true"
+        mem = w.page.locator('figure[data-demo="gpu-memory"]')
+        assert mem.locator('[name="model"]').input_value() == PLANNER.LIMITS["model"]["default"]
+        assert mem.locator('[name="n_gpus"]').input_value() == str(PLANNER.LIMITS["n_gpus"]["default"])
         assert w.page.locator('figure[data-demo="policy-dynamics"] [name="G"]').input_value() == "8"
         assert w.console == []
     finally:
@@ -228,11 +347,20 @@ def test_good_hash_restores_a_shared_configuration(browser, served_site):
     w = watch(browser, served_site.url)
     try:
         w.context.route("**/pyodide/**", lambda r: r.abort("blockedbyclient"))
-        open_chapter(w, served_site, "#demo-group-advantage=g:strong;r:1,1,0.7,0.9,1,1,0.9,1;n:0;d:1;b:mean")
+        open_chapter(w, served_site, "#demo-group-advantage=g:strong;r:1,1,0.7,0.9,1,1,0.9,1;n:0;d:1;b:mean"
+                                     "&demo-gpu-memory=model:Llama-2-13B;gpu_gb:100;n_gpus:1;engine:hf;offload_optimizer:1")
         fig = w.page.locator('figure[data-demo="group-advantage"]')
         assert fig.locator(".ga-slider").nth(3).input_value() == "0.9"
         assert fig.locator('[data-group="strong"]').get_attribute("aria-pressed") == "true"
         assert fig.locator('input[value="off"]').is_checked()
         assert not fig.locator(".demo-note").is_visible()
+        mem = w.page.locator('figure[data-demo="gpu-memory"]')
+        assert mem.locator('[name="model"]').input_value() == "Llama-2-13B"
+        assert mem.locator('[name="gpu_type"]').input_value() == "custom"
+        assert mem.locator('[name="gpu_gb"]').input_value() == "100" and mem.locator('[name="gpu_gb"]').is_visible()
+        assert mem.locator('[name="n_gpus"]').input_value() == "1"
+        assert mem.locator('[name="offload_optimizer"]').is_checked()
+        assert not mem.locator('[name="vllm_util"]').is_visible()          # HF generate: no vLLM options
+        assert not mem.locator(".demo-note").is_visible()
     finally:
         w.close()

@@ -74,9 +74,9 @@ def test_memory_and_dynamics_roots_carry_their_numbers(page):
     text, tags = page
     mem = figure(tags, "gpu-memory")
     demo = registry.load("gpu-memory")
-    result = json.loads(demo.breakdown(json.dumps(limits.defaults(demo.LIMITS))))
-    assert float(mem["data-ppo-bytes"]) == result["ppo"]["total"]
-    assert float(mem["data-grpo-bytes"]) == result["grpo"]["total"]
+    result = json.loads(demo.plan(json.dumps(limits.defaults(demo.LIMITS))))
+    assert float(mem["data-grpo-peak"]) == result["grpo"]["peak"]
+    assert float(mem["data-ppo-peak"]) == result["ppo"]["peak"]
     dyn = figure(tags, "policy-dynamics")
     assert dyn["data-step"] == "0"
     assert json.loads(html.unescape(dyn["data-probs"])) == registry.load("policy-dynamics").initial_state()["probs"]
@@ -104,3 +104,21 @@ def test_input_bounds_in_the_page_are_the_demos_limits(page):
             assert (float(lo), float(hi), float(step)) == (lim[key]["min"], lim[key]["max"], lim[key]["step"]), (name, key)
             checked += 1
     assert checked >= 10
+
+
+def test_planner_shows_verdicts_and_the_plan_as_copyable_code(page):
+    """The build-time verdicts are demo.plan's sentences; each piece of the plan as code sits in a .codeblock
+    <pre><code> (where site.js adds its copy button) with exactly the text the API emits."""
+    text, tags = page
+    demo = registry.load("gpu-memory")
+    result = demo.initial_state()["result"]
+    fig = re.search(r'<figure class="demo demo-gpu-memory".*?</figure>', text, re.S).group(0)
+    for alg in ("grpo", "ppo"):
+        box = re.search(rf'<section class="pl-verdict [^"]*" data-alg="{alg}".*?</section>', fig, re.S).group(0)
+        assert result[alg]["text"] in html.unescape(box)
+        assert result[alg]["headline"] in html.unescape(box)
+    blocks = re.findall(r'<div class="codeblock pl-codeblock"[^>]*>.*?<pre[^>]*><code class="pl-code" data-code="(\w+)">(.*?)</code></pre>', fig, re.S)
+    assert [k for k, _ in blocks] == ["grpo_config", "accelerate", "launch", "verl_grpo", "verl_ppo"]
+    for key, code in blocks:
+        assert html.unescape(code) == result["code"][key]
+    assert "GRPOConfig(" in result["code"]["grpo_config"]

@@ -1,55 +1,72 @@
-"""GPU-memory demo: bytes per GPU by component for PPO and GRPO, for a model preset and a training setup.
+"""Run planner ("Will my run fit?"): per-GPU peak memory for GRPO and PPO on the reader's GPUs, the verdict,
+the cheapest change that makes it fit and the plan as code.
 
-The arithmetic is ``demos.memory`` (each formula with its source there); this file holds the reader's inputs
-(``LIMITS``) and the JSON entry the page calls.
+The arithmetic is ``demos.planner`` (each formula with its source there); the inputs and the JSON answer are
+``demos.planner_api`` (``PLAN_LIMITS``, ``plan_result``). This file adds only what the chart needs: the parts
+of the peak, in the order they are stacked.
 """
 
 from __future__ import annotations
 
 import json
 
-from demos import limits, memory
+from demos import limits, memory, planner, planner_api
 
-PROMINENT_MODELS = ("Llama-2-7B", "Llama-2-13B", "Llama-2-70B")
-LIMITS = {
-    "model": {"default": "Llama-2-7B", "choices": list(memory.PRESETS)},
-    "group_size": {"default": 8, "min": 1, "max": 1024, "step": 1, "integer": True},
-    "prompt_len": {"default": 256, "min": 1, "max": 131072, "step": 1, "integer": True},
-    "completion_len": {"default": 1024, "min": 1, "max": 131072, "step": 1, "integer": True},
-    "prompts_per_step": {"default": 32, "min": 1, "max": 4096, "step": 1, "integer": True},
-    "micro_batch": {"default": 4, "min": 1, "max": 256, "step": 1, "integer": True},
-    "zero_stage": {"default": 3, "choices": [0, 1, 2, 3]},
-    "n_gpus": {"default": 8, "min": 1, "max": 4096, "step": 1, "integer": True},
-    "reward": {"default": "model", "choices": list(memory.REWARDS)},
-    "grad_checkpointing": {"default": True, "choices": [True, False]},
-    "lora_rank": {"default": 0, "choices": [0, 8, 16, 32, 64, 128]},
-    # "completions": PPO generates as many completions per step as GRPO (G x the prompts, one sample each;
-    # same KV cache), so the comparison isolates the critic. "prompts": one sample per prompt, so GRPO also
-    # generates G x more data per step.
-    "ppo_rollout": {"default": "completions", "choices": ["completions", "prompts"]},
-}
-CODE = [("demos/memory.py", "compare")]
+LIMITS = planner_api.PLAN_LIMITS
+CODE = [("demos/planner.py", "phases")]
+MODEL_STATES = memory.MODEL_STATE_COMPONENTS
 
 
-def memory_result(options: dict) -> dict:
-    """memory.compare for validated options: per-GPU bytes by component for PPO and GRPO, totals, GPU counts."""
-    opts = dict(options)
-    rollout = opts.pop("ppo_rollout")
-    opts["ppo_samples_per_prompt"] = opts["group_size"] if rollout == "completions" else 1
-    return memory.compare(opts.pop("model"), **opts)
+def peak_parts(r: dict) -> dict:
+    """The parts of one training GPU's peak C + R + max(T + E, S) (planner.phases), as stacked in the chart:
+    the CUDA context, the resident model states, then the larger phase: training (activations + logits +
+    the engine memory kept, E) or generation (the engine's memory while sampling, S).
+    r: one algorithm's entry of ``planner_api.plan_result``. Returns {"phase", "parts": [[name, bytes]],
+    "total"}; zero parts are left out; total is the training GPUs' peak (r["peak"] also counts vLLM's own
+    GPUs in server mode)."""
+    c = r["components"]
+    training = r["train_transient"] + r["engine_kept"] >= c["engine"]
+    phase = ([["activations", c["activations"]], ["logits", c["logits"]], ["engine", r["engine_kept"]]]
+             if training else [["engine", c["engine"]]])
+    parts = [["context", r["context"]]] + [[k, c[k]] for k in MODEL_STATES] + phase
+    parts = [p for p in parts if p[1] > 0]
+    return {"phase": "training" if training else "generation", "parts": parts, "total": sum(v for _, v in parts)}
 
 
-def breakdown(payload_json: str) -> str:
-    """{model, group_size, prompt_len, completion_len, prompts_per_step, micro_batch, zero_stage, n_gpus, reward,
-    grad_checkpointing, lora_rank, ppo_rollout} (any subset) -> memory.compare(...) as JSON (bytes per GPU)."""
-    return json.dumps(memory_result(limits.check(LIMITS, limits.load_json(payload_json))))
+def change_text(r: dict) -> str:
+    """The cheapest change as one sentence ('' when the plan fits)."""
+    ch = r["change"]
+    if ch is None:
+        return ""
+    if not ch["steps"]:
+        return f"Nothing in the planner's list of changes is enough ({r['gpus_needed_text']})."
+    return (f"Cheapest change: {' + '.join(ch['steps'])} ({planner_api.gib(ch['peak'])} per GPU, "
+            f"{planner_api.gib(ch['headroom'])} to spare); {r['gpus_needed_text']}.")
+
+
+def plan_result(options: dict) -> dict:
+    """planner_api.plan_result for validated options, with each algorithm's ``peak_parts``, a headline and
+    the cheapest change as text (the page shows these strings as they are)."""
+    res = planner_api.plan_result(options)
+    res["labels"].update(context="CUDA context", optimizer="Optimizer (Adam, fp32 master)")
+    for alg in ("grpo", "ppo"):
+        r = res[alg]
+        r["stack"] = peak_parts(r)
+        r["headline"] = f"{alg.upper()}: {'fits' if r['fits'] else 'does not fit'}"
+        r["change_text"] = change_text(r)
+    return res
+
+
+def plan(payload_json: str) -> str:
+    """JSON {any subset of LIMITS} -> JSON ``plan_result`` (bytes per GPU). ValueError names the input."""
+    return json.dumps(plan_result(limits.check(LIMITS, limits.load_json(payload_json))))
 
 
 def initial_state() -> dict:
     options = limits.defaults(LIMITS)
     return {
-        "models": [{"name": n, "params": memory.param_count(c), "hf_id": c.hf_id} for n, c in memory.PRESETS.items()],
-        "prominent": list(PROMINENT_MODELS),
+        "gpu_sizes": list(planner.GPU_SIZES_GB),
+        "engines": planner.ENGINE_LABELS,
         "options": options,
-        "result": memory_result(options),
+        "result": plan_result(options),
     }
