@@ -207,7 +207,8 @@ def test_shared_link_lands_on_its_demo_pending_then_with_the_shared_numbers(brow
             hidden = fig.evaluate("""(f) => [...f.querySelectorAll('[data-derived]')].every((e) =>
                 getComputedStyle(e).color.replace(/\\s/g, '').endsWith(',0)'))""")
             assert hidden, "derived numbers shown before the shared state is computed"
-        assert fig.locator('[data-group="weak"]').get_attribute("aria-pressed") == "true"
+        # the view mounts (a module import) and sets the shared controls
+        poll(lambda: fig.locator('[data-group="weak"]').get_attribute("aria-pressed") == "true", 10, 50, page, "weak group")
         poll(lambda: fig.get_attribute("data-state") == "live" and not fig.evaluate("(f) => f.classList.contains('is-pending')"),
              LIVE_TIMEOUT_MS / 1000, 200, page, "live")
         assert fig.locator(".ga-adv-value").nth(2).inner_text() == "+2.36"
