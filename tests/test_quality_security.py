@@ -388,6 +388,7 @@ def test_malformed_demo_hash_gives_defaults_and_note(served_site, browser, case)
         fig = page.locator('figure.demo[data-demo="group-advantage"]')
         init = initial_demo_state(page, "group-advantage")
         note = fig.locator(".demo-note")
+        note.wait_for(state="visible", timeout=10_000)     # the view mounts after load (a module import)
         assert note.is_visible(), f"no visible note for hash {case}"
         assert "default" in note.inner_text().lower()
         values = [float(v) for v in fig.locator(".ga-slider").evaluate_all("ss => ss.map(s => s.value)")]
