@@ -4,6 +4,7 @@
     python build.py                       build into site/ (Pyodide from the pinned CDN)
     python build.py --pyodide local       self-hosted Pyodide in site/pyodide/ (works with no network)
     python build.py --out DIR             build somewhere else
+    python build.py --base-url URL        the address the site is published at (canonical URLs, sitemap)
     python build.py serve [--port 8000]   build, serve on 127.0.0.1, rebuild on change
 
 Load -> validate -> render happen in memory; every problem of the run is printed as
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sitegen.diagnostics import BuildFailed
 from sitegen.pipeline import Options, build
@@ -26,6 +28,14 @@ def options(args: argparse.Namespace) -> Options:
     out = Path(args.out).resolve() if args.out else project / "site"
     return Options(project=project, out=out, pyodide=args.pyodide,
                    base_url=args.base_url, search=not args.no_search)
+
+
+def base_url(value: str) -> str:
+    """--base-url: an absolute http(s) URL with a host and no query or fragment; returned ending in '/'."""
+    u = urlsplit(value)
+    if u.scheme not in ("http", "https") or not u.netloc or u.query or u.fragment:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an absolute http(s) URL such as https://USER.github.io/REPO/")
+    return value if value.endswith("/") else value + "/"
 
 
 def run_build(opts: Options) -> int:
@@ -49,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", default=str(PROJECT), help=argparse.SUPPRESS)  # tests build fixture projects
     parser.add_argument("--pyodide", choices=["cdn", "local"], default=None,
                         help="where the browser loads Pyodide from (default: cdn for build, local for serve)")
-    parser.add_argument("--base-url", default="https://grpo-explainer.example/",
-                        help="absolute URL the site is published at (canonical links, sitemap)")
+    parser.add_argument("--base-url", default=None, type=base_url,
+                        help="absolute URL the site is published at, e.g. https://USER.github.io/REPO/: makes the "
+                             "canonical and Open Graph URLs, sitemap.xml and the 404 page's links (default: none of "
+                             "those URLs, a 404 page for a site at the root of its host)")
     parser.add_argument("--no-search", action="store_true", help="skip the Pagefind search index")
     parser.add_argument("--port", type=int, default=8000, help="port for serve (127.0.0.1 only)")
     args = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_build.py
 
-The project (content/, templates/, demos/, connections.yaml, MATH_CONVENTIONS.md) is copied into a temporary
+The project (content/, templates/, demos/, examples/, connections.yaml, MATH_CONVENTIONS.md) is copied into a temporary
 directory, so "cold" really starts without the build's figure cache (.cache/figures-*.json) and without an
 output directory; the verified Pyodide cache (.cache/pyodide-0.27.7, assembled once per machine) is shared.
   * cold: the first `python build.py` (cdn mode, with the Pagefind index), a fresh process;
@@ -15,14 +15,16 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPY = ["content", "templates", "demos", "connections.yaml", "MATH_CONVENTIONS.md"]
+sys.path.insert(0, str(ROOT))
+from tests.support import run_build  # noqa: E402
+
+COPY = ["content", "templates", "demos", "examples", "connections.yaml", "MATH_CONVENTIONS.md"]   # examples: chapters include them
 WARM_RUNS = 3
 
 
@@ -39,8 +41,7 @@ def make_copy(dest: Path) -> Path:
 
 def build(project: Path, *args: str) -> float:
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, str(ROOT / "build.py"), "--project", str(project), *args],
-                       capture_output=True, text=True, cwd=ROOT, check=False)
+    r = run_build(*args, project=project)
     dt = time.perf_counter() - t0
     if r.returncode != 0:
         raise RuntimeError(f"build failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")

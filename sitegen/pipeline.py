@@ -39,7 +39,7 @@ class Options:
     project: Path
     out: Path
     pyodide: str = "cdn"                         # "cdn" | "local"
-    base_url: str = "https://grpo-explainer.example/"
+    base_url: str | None = None                  # absolute URL the site is published at; None: no absolute URLs
     search: bool = True                          # run Pagefind
     site_title: str = "RL for Language Models, explained"
     tagline: str = "Interactive chapters with real numpy in your browser"
@@ -118,7 +118,7 @@ class Site:
     demos: dict[str, demofolders.Demo]   # the demos the chapters use
     asset_version: str
     nav: list[dict]
-    base: str
+    base: str | None               # --base-url, ending in /; None: no canonical URLs, no sitemap
     n_math: int
 
 
@@ -264,13 +264,13 @@ def gather(opts: Options) -> Site:
     nav = [{"slug": s.meta["slug"], "title": s.meta["title"], "short_title": s.meta.get("short_title") or s.meta["title"],
             "url": f"{s.meta['slug']}/", "tldr": s.meta["tldr"], "order": s.meta["order"]} for s in sources]
     by_slug = {n["slug"]: n for n in nav}
-    base = opts.base_url if opts.base_url.endswith("/") else opts.base_url + "/"
+    base = None if not opts.base_url else opts.base_url if opts.base_url.endswith("/") else opts.base_url + "/"
     site = {"title": opts.site_title, "tagline": opts.tagline, "base_url": base}
 
     def page_context(root: str, kind: str, title: str, description: str, url_path: str, slug: str | None) -> dict:
         return {"site": site, "root": root, "asset_version": version, "csp": csp(opts.pyodide), "nav": nav,
                 "page": {"kind": kind, "title": title, "description": description,
-                         "canonical_url": base + url_path, "slug": slug}}
+                         "canonical_url": base + url_path if base else None, "slug": slug}}
 
     def card(edge) -> dict:
         n = by_slug[edge.slug]
@@ -278,7 +278,9 @@ def gather(opts: Options) -> Site:
                 "relationship": edge.relationship, "note": edge.note}
 
     pages: list[Page] = []
-    pyodide = pyodide_assets.runtime_config(opts.pyodide, Chapter.root)
+    # index_url relative to the site root, as every URL handed to demos.js (which resolves it against the figure's
+    # data-root): relative to the page it would count the page's depth twice, which only works at the host root
+    pyodide = pyodide_assets.runtime_config(opts.pyodide, "")
     for i, chapter in enumerate(chapters):
         body = mdown.replace_demos(mdown.render(md, chapter.doc), lambda name, caption: render_demo(
             render, demos[name], caption, chapter.root, pyodide) if name in demos else "")
@@ -303,7 +305,7 @@ def gather(opts: Options) -> Site:
 
     index_ctx = page_context("", "index", opts.site_title, opts.tagline, "", None)
     index_ctx["graph_svg"] = graph_svg(nav, conn) if nav else ""
-    nf_root = urlparse(base).path or "/"    # the 404 page is served at any depth: root-absolute links
+    nf_root = (urlparse(base).path or "/") if base else "/"   # the 404 page is served at any depth: root-absolute links
     nf_ctx = page_context(nf_root, "404", "Page not found", "This page does not exist.", "404.html", None)
     for name, ctx in (("index.html", index_ctx), ("404.html", nf_ctx)):
         text = render(name, ctx)
@@ -417,6 +419,10 @@ def _write_css_bundle(assets: Path, demo_styles: list[tuple[str, str]]) -> None:
 
 
 def _write_sitemap(dest: Path, site: Site) -> None:
+    """sitemap.xml and robots.txt. A sitemap lists absolute URLs, so it is written only with --base-url."""
+    if site.base is None:
+        (dest / "robots.txt").write_text("User-agent: *\nAllow: /\n", encoding="utf-8")
+        return
     urls = [site.base] + [site.base + n["url"] for n in site.nav]
     today = time.strftime("%Y-%m-%d")
     body = "".join(f"<url><loc>{u}</loc><lastmod>{today}</lastmod></url>" for u in urls)

@@ -12,9 +12,9 @@ import sys
 import threading
 import time
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from .httpd import QuietServer, StaticHandler
 from .pipeline import Options
 
 WATCHED = ("content", "templates", "demos", "sitegen", "connections.yaml", "MATH_CONVENTIONS.md")
@@ -32,15 +32,9 @@ class State:
 
 
 def make_handler(root: Path, state: State):
-    class Handler(SimpleHTTPRequestHandler):
-        extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript",
-                          ".wasm": "application/wasm", ".js": "text/javascript"}
-
+    class Handler(StaticHandler):     # the static host's types, quiet logs; adds live reload and the banner
         def __init__(self, *a, **kw):
             super().__init__(*a, directory=str(root), **kw)
-
-        def log_message(self, fmt, *args):  # quiet
-            pass
 
         def end_headers(self):
             self.send_header("Cache-Control", "no-cache")
@@ -133,7 +127,7 @@ def serve(opts: Options, *, port: int) -> int:
     ready.wait(timeout=30)
     if _newest_mtime(paths) > started:   # edited while the first build ran and the watcher started
         rebuild()
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(opts.out, state))
+    server = QuietServer(("127.0.0.1", port), make_handler(opts.out, state))
     print(f"serving {opts.out} at http://127.0.0.1:{port}/  (Ctrl-C to stop; rebuilding on change)")
     try:
         server.serve_forever()

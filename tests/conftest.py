@@ -5,13 +5,13 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT, build_site, launch_chromium, run_build, served
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -24,8 +24,7 @@ class Project:
         return self.root / "site"
 
     def build(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(ROOT / "build.py"), "--project", str(self.root),
-                               "--no-search", *args], capture_output=True, text=True, check=False)
+        return run_build("--no-search", *args, project=self.root)
 
     def edit(self, rel: str, old: str, new: str) -> None:
         p = self.root / rel
@@ -69,63 +68,26 @@ def built(project: Project) -> Project:
 
 # ---------------------------------------------------------------------------- the real site, built once
 
-def _build_real_site(out: Path) -> Path:
-    r = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(out), "--pyodide", "local"],
-                       capture_output=True, text=True, check=False)
-    assert r.returncode == 0, f"the real site does not build:\n{r.stderr}"
-    return out
-
-
 @pytest.fixture(scope="session")
 def real_site(tmp_path_factory) -> Path:
     """The project's own site, built once per test process with self-hosted Pyodide and the search index."""
-    return _build_real_site(tmp_path_factory.mktemp("real") / "site")
-
-
-@dataclass
-class Served:
-    root: Path
-    url: str          # http://127.0.0.1:PORT/
+    return build_site(tmp_path_factory.mktemp("real") / "site", "--pyodide", "local")
 
 
 @pytest.fixture(scope="session")
 def served_site(real_site: Path):
-    """The real site served on 127.0.0.1 (a plain static server, like any static host)."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(SimpleHTTPRequestHandler):
-        extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript",
-                          ".js": "text/javascript", ".wasm": "application/wasm"}
-
-        def log_message(self, *a):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(real_site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield Served(real_site, f"http://127.0.0.1:{server.server_address[1]}/")
-    server.shutdown()
-
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-
-
-def chromium_path() -> str:
-    for p in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-              shutil.which("chromium-browser")):
-        if p and Path(p).exists():
-            return p
-    pytest.fail("Chromium is not installed: run scripts/setup.sh --test (make test does)")
+    """The real site served on 127.0.0.1 (a plain static server, like any static host): `.url`, `.root`."""
+    with served(real_site) as s:
+        yield s
 
 
 @pytest.fixture(scope="session")
 def browser():
-    """Headless Debian Chromium driven by Playwright (its own browser download does not work here)."""
+    """Headless Debian Chromium driven by Playwright (one per test process: two sync Playwright instances in
+    one process fail with "Sync API inside the asyncio loop")."""
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        b = launch_chromium(p)
         yield b
         b.close()
 

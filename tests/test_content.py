@@ -188,6 +188,7 @@ def test_each_grpo_section_has_all_three_layers(grpo, number, sid):
     ("the-critic-problem", "gpu-memory"),
     ("group-relative-advantages", "group-advantage"),
     ("implementation-details", "policy-dynamics"),
+    ("why-grpo-became-dominant", "tiny-gpt"),
 ])
 def test_demos_embedded_with_captions(grpo, sid, demo):
     demos = [c for c in grpo.containers_in(sid) if c.name == "demo"]

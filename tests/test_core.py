@@ -1,8 +1,6 @@
 """Tests of demos/grpo_core.py: hand-computed cases, properties, gradients, degenerate input."""
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from demos import grpo_core as core  # noqa: E402
+from demos import grpo_core as core
 
 LOSS_TYPES = core.LOSS_TYPES
 

@@ -3,12 +3,11 @@ with ``path:line: [code] message`` diagnostics, never a traceback."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+from support import ROOT
 from sitegen.diagnostics import BuildFailed, Diagnostics
 from sitegen.graph import load_connections, load_references
 from sitegen.pipeline import render_fragment

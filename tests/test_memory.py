@@ -1,13 +1,10 @@
 """Tests of demos/memory.py against published parameter counts, the ZeRO paper and hand computations."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from demos import memory as mem  # noqa: E402
+from demos import memory as mem
 
 GB = 1e9
 

@@ -2,15 +2,12 @@
 
 import copy
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from demos import grpo_core as core  # noqa: E402
-from demos import policy_dynamics as pdyn  # noqa: E402
+from demos import grpo_core as core
+from demos import policy_dynamics as pdyn
 
 
 def test_run_is_deterministic_for_a_seed():

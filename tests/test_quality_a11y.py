@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from quality_support import chapters_with_demos, set_theme, wait_live, watch
+from support import ROOT, chapters_with_demos, poll, set_theme, wait_live, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("site")]
 
@@ -134,8 +133,7 @@ def test_axe_demo_panels_python_tab_and_error_state(served_site, browser):
             page.goto(served_site.url + rel)
             for fig in page.locator("figure.demo[data-demo]").all():
                 fig.scroll_into_view_if_needed()
-            page.wait_for_function("() => [...document.querySelectorAll('figure.demo[data-demo]')].every((f) => f.dataset.state === 'error')",
-                                   timeout=60_000)
+            poll(page, "() => [...document.querySelectorAll('figure.demo[data-demo]')].every((f) => f.dataset.state === 'error')", timeout_ms=60_000)
             for scheme in ("light", "dark"):
                 page.emulate_media(color_scheme=scheme)
                 set_theme(page, scheme)
@@ -160,6 +158,7 @@ TABBABLE = """(fig) => {
     const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
     const all = [...fig.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]
         .filter((e) => !e.disabled && e.tabIndex >= 0 && shown(e));
+    all.forEach((e, i) => { e.dataset.tabStop = String(i); });   // tells apart the same-looking (e.g. two "Copy")
     const seen = new Set();
     return all.filter((e) => {            // a radio group is one tab stop: its checked radio
         if (e.type !== 'radio') return true;
@@ -169,10 +168,15 @@ TABBABLE = """(fig) => {
         if (stop !== e) return false;
         seen.add(e.name);
         return true;
-    }).map((e) => e.id || e.outerHTML.slice(0, 90));
-}"""
+    }).map(DESCRIBE);
+}""".replace("DESCRIBE", "((e) => DESCRIBE_BODY)")
 
-ACTIVE = """() => { const e = document.activeElement; return e ? (e.id || e.outerHTML.slice(0, 90)) : null; }"""
+# how an element is named in both lists: what does not change when it takes focus (a citation link gains
+# aria-describedby on focus, so its outerHTML does)
+DESCRIBE_BODY = ("e.id || [e.dataset.tabStop || '', e.tagName, e.getAttribute('name') || '', e.getAttribute('href') || '', "
+                 "e.getAttribute('class') || '', e.getAttribute('value') || '', (e.textContent || '').trim().slice(0, 40)].join(' | ')")
+TABBABLE = TABBABLE.replace("DESCRIBE_BODY", DESCRIBE_BODY)
+ACTIVE = "() => { const e = document.activeElement; return e ? ((e) => DESCRIBE_BODY)(e) : null; }".replace("DESCRIBE_BODY", DESCRIBE_BODY)
 
 
 def tab_walk(page, figure_selector: str) -> list[tuple[str, bool]]:
@@ -260,8 +264,7 @@ def test_sliders_follow_the_wai_aria_slider_pattern(served_site, browser):
                     problems.append(f"{where}: {key} did not change the value ({info['value']})")
                     continue
                 try:       # the valuetext follows the new value once Python has answered
-                    page.wait_for_function("([el, old]) => el.getAttribute('aria-valuetext') !== old",
-                                           arg=[s.element_handle(), info["valuetext"]], timeout=10_000)
+                    poll(page, "([el, old]) => el.getAttribute('aria-valuetext') !== old", [s.element_handle(), info["valuetext"]])
                 except Exception:
                     problems.append(f"{where}: aria-valuetext stayed {info['valuetext']!r} after {key}")
                 vt = s.get_attribute("aria-valuetext") or ""
@@ -294,8 +297,7 @@ def test_changing_numbers_are_announced_politely(served_site, browser):
                 before = regions.evaluate_all("rs => rs.map(r => r.textContent)")
                 slider.focus()
                 page.keyboard.press("ArrowLeft" if float(slider.input_value()) > float(slider.get_attribute("min")) else "ArrowRight")
-                page.wait_for_function("([rs, before]) => rs.some((r, i) => r.textContent && r.textContent !== before[i])",
-                                       arg=[regions.element_handles(), before], timeout=10_000)
+                poll(page, "([rs, before]) => rs.some((r, i) => r.textContent && r.textContent !== before[i])", [regions.element_handles(), before])
                 live = fig.locator('[aria-live="polite"]')
                 assert live.count() and any(t.strip() for t in live.all_text_contents()), "no polite live region got the numbers"
                 assert not fig.locator('[aria-live="assertive"]').count(), "slider numbers must not interrupt (assertive)"

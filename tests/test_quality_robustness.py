@@ -7,12 +7,10 @@ paused and resumed animation, the demo state restored from the URL, and no conso
 demos' own tests.)"""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from quality_support import demo_states, wait_live, wake_demos, watch
+from support import ROOT, demo_states, poll, wait_live, wake_demos, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("site")]
 
@@ -65,8 +63,8 @@ def test_network_lost_while_pyodide_loads_then_retry(served_site, browser, let_t
         page.route("**/pyodide/**", network)
         wake_demos(page)
         try:
-            page.wait_for_function("() => [...document.querySelectorAll('figure.demo[data-demo]')].every((f) => "
-                                   "['live', 'error'].includes(f.dataset.state))", timeout=FAIL_FAST_MS)
+            poll(page, "() => [...document.querySelectorAll('figure.demo[data-demo]')].every((f) => "
+                       "['live', 'error'].includes(f.dataset.state))", timeout_ms=FAIL_FAST_MS)
         except Exception:
             shot(page, f"offline-{let_through}")
             pytest.fail(f"after losing the network ({let_through} files through) the demos were still loading after "
@@ -142,8 +140,7 @@ def test_resize_desktop_phone_desktop(served_site, browser):
         slider = fig.locator(".ga-slider").first
         slider.focus()
         page.keyboard.press("ArrowLeft" if float(slider.input_value()) > 0 else "ArrowRight")
-        page.wait_for_function("([el, b]) => el.dataset.advantage !== b",
-                               arg=[fig.locator("[data-advantage]").first.element_handle(), before], timeout=10_000)
+        poll(page, "([el, b]) => el.dataset.advantage !== b", [fig.locator("[data-advantage]").first.element_handle(), before])
         assert not w.console, "\n".join(w.console)
     finally:
         w.close()
@@ -167,7 +164,7 @@ def test_hidden_tab_pauses_the_dynamics_and_resumes(served_site, browser):
 
         play = fig.locator(".pd-play")
         play.click()
-        page.wait_for_function("(f) => Number(f.dataset.step) >= 3", arg=fig.element_handle(), timeout=20_000)
+        poll(page, "(f) => Number(f.dataset.step) >= 3", fig.element_handle())
         page.evaluate("window.__setHidden(true)")
         page.wait_for_timeout(500)                 # a step already in flight may still land
         hidden_at = step()
@@ -175,7 +172,7 @@ def test_hidden_tab_pauses_the_dynamics_and_resumes(served_site, browser):
         assert step() == hidden_at, f"the animation kept stepping in a hidden tab ({hidden_at} -> {step()})"
         page.evaluate("window.__setHidden(false)")
         shown_at = step()
-        page.wait_for_function("([f, s]) => Number(f.dataset.step) > s", arg=[fig.element_handle(), shown_at], timeout=10_000)
+        poll(page, "([f, s]) => Number(f.dataset.step) > s", [fig.element_handle(), shown_at])
         assert play.get_attribute("aria-pressed") == "true", "shown again but the Play button says paused"
         page.wait_for_timeout(1000)
         speed = float(fig.locator(".pd-speed").input_value())
@@ -207,8 +204,7 @@ def test_back_and_forward_restore_a_working_page(served_site, browser):
         first = fig.locator("[data-advantage]").nth(2).get_attribute("data-advantage")
         for _ in range(3):
             page.keyboard.press("ArrowLeft")
-        page.wait_for_function("([el, b]) => el.dataset.advantage !== b",
-                               arg=[fig.locator("[data-advantage]").nth(2).element_handle(), first], timeout=10_000)
+        poll(page, "([el, b]) => el.dataset.advantage !== b", [fig.locator("[data-advantage]").nth(2).element_handle(), first])
         page.wait_for_timeout(300)
         assert "#demo-group-advantage=" in page.url, f"the demo state is not in the URL: {page.url}"
         values = fig.locator(".ga-slider").evaluate_all("ss => ss.map(s => s.value)")
@@ -229,7 +225,7 @@ def test_back_and_forward_restore_a_working_page(served_site, browser):
             assert fig.locator(".ga-slider").evaluate_all("ss => ss.map(s => s.value)") == values, \
                 f"round {round_}: slider values not restored from the URL"
             wait_live(page)
-            page.wait_for_function("(f) => !f.classList.contains('is-pending')", arg=fig.element_handle(), timeout=10_000)
+            poll(page, "(f) => !f.classList.contains('is-pending')", fig.element_handle())
             got = [float(a) for a in fig.locator("[data-advantage]").evaluate_all("es => es.map(e => e.dataset.advantage)")]
             assert got == pytest.approx(advantages, abs=1e-9), f"round {round_}: advantages differ after back"
             # and the page still answers
@@ -237,8 +233,7 @@ def test_back_and_forward_restore_a_working_page(served_site, browser):
             s.focus()
             before = fig.locator("[data-advantage]").nth(2).get_attribute("data-advantage")
             page.keyboard.press("ArrowRight")
-            page.wait_for_function("([el, b]) => el.dataset.advantage !== b",
-                                   arg=[fig.locator("[data-advantage]").nth(2).element_handle(), before], timeout=10_000)
+            poll(page, "([el, b]) => el.dataset.advantage !== b", [fig.locator("[data-advantage]").nth(2).element_handle(), before])
             page.keyboard.press("ArrowLeft")      # back to the state in the history entry
             page.wait_for_timeout(300)
             page.go_forward()

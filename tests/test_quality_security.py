@@ -8,22 +8,17 @@ these tests check what the browser does.)"""
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
 import re
-import subprocess
-import sys
-import threading
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
+from playwright.sync_api import expect
 
-from conftest import ROOT
-from quality_support import chapters_with_demos, demo_states, site_pages, wait_live, wake_demos, watch
+from support import build_site, chapters_with_demos, demo_states, poll, served, site_pages, wait_live, wake_demos, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("site")]
 
@@ -75,37 +70,16 @@ def csp_of(head: Head) -> dict[str, list[str]]:
     return out
 
 
-def serve(root: Path):
-    class Handler(SimpleHTTPRequestHandler):
-        extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript",
-                          ".js": "text/javascript", ".wasm": "application/wasm"}
-
-        def log_message(self, *a):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
-
-
 def sri(data: bytes) -> str:
     return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
-
-
-def build_cdn_site(out: Path) -> Path:
-    r = subprocess.run([sys.executable, str(ROOT / "build.py"), "--out", str(out), "--pyodide", "cdn", "--no-search"],
-                       capture_output=True, text=True, check=False)
-    assert r.returncode == 0, r.stderr
-    return out
 
 
 @pytest.fixture(scope="module")
 def cdn_site(tmp_path_factory):
     """The real site built with --pyodide cdn (the default for publishing), served on 127.0.0.1."""
-    out = build_cdn_site(tmp_path_factory.mktemp("cdn") / "site")
-    server, url = serve(out)
-    yield out, url
-    server.shutdown()
+    out = build_site(tmp_path_factory.mktemp("cdn") / "site", "--pyodide", "cdn", "--no-search")
+    with served(out) as s:
+        yield out, s.url
 
 
 def fake_cdn(w, files: Path, tamper: str | None = None, log: list | None = None) -> None:
@@ -202,13 +176,7 @@ def test_browser_enforces_the_csp(served_site, browser):
         page.goto(served_site.url + "grpo/")
         page.evaluate("(src) => { const s = document.createElement('script'); s.src = src; document.head.append(s); }",
                       f"{w.origin}__probe__/csp.js")
-        # poll from Python: wait_for_function compiles its predicate with eval in the page, which this CSP forbids
-        for _ in range(200):
-            if page.evaluate("() => window.__probeDone === true"):
-                break
-            page.wait_for_timeout(50)
-        else:
-            raise AssertionError("the probe script never finished")
+        poll(page, "() => window.__probeDone === true", message="the probe script to finish")
         got = page.evaluate("({inline: !!window.__inlineRan, eval: !!window.__evalRan, fn: !!window.__functionRan,"
                             " evalError: window.__evalError, functionError: window.__functionError})")
         assert not got["inline"], "an injected inline script ran: the CSP is not enforced"
@@ -281,8 +249,8 @@ def test_cdn_mode_refuses_tampered_bytes(cdn_site, real_site, browser, tampered)
         page.goto(url + "grpo/")
         wake_demos(page)
         try:      # a refused file must end the loading at once, not after the runtime's 120 s boot timeout
-            page.wait_for_function("() => [...document.querySelectorAll('figure.demo[data-demo]')].every((f) => "
-                                   "['live', 'error'].includes(f.dataset.state))", timeout=TAMPER_DETECT_MS)
+            poll(page, "() => [...document.querySelectorAll('figure.demo[data-demo]')].every((f) => "
+                       "['live', 'error'].includes(f.dataset.state))", timeout_ms=TAMPER_DETECT_MS)
         except Exception:
             pytest.fail(f"tampered {name}: the demos were still loading after {TAMPER_DETECT_MS / 1000:.0f} s "
                         f"({demo_states(page)}); the refusal must surface as an error with retry")
@@ -320,7 +288,7 @@ def test_code_the_reader_edits_runs_in_the_worker_not_the_page(served_site, brow
         title = page.title()
         editor.fill(editor.input_value() + "\n\nimport js\njs.document.title = 'changed by the reader'\n")
         fig.locator(".demo-run").click()
-        page.wait_for_function("(f) => !f.querySelector('.demo-error').hidden", arg=fig.element_handle(), timeout=30_000)
+        poll(page, "(f) => !f.querySelector('.demo-error').hidden", fig.element_handle())
         error = fig.locator(".demo-error").inner_text()
         assert "document" in error, error      # the worker's global scope has no document
         assert page.title() == title
@@ -328,7 +296,7 @@ def test_code_the_reader_edits_runs_in_the_worker_not_the_page(served_site, brow
         editor.fill(editor.input_value().replace("js.document.title = 'changed by the reader'",
                                                  "assert type(js.self).__name__ != 'Window' and not hasattr(js, 'document')"))
         fig.locator(".demo-run").click()
-        page.wait_for_function("(f) => f.querySelector('.demo-error').hidden", arg=fig.element_handle(), timeout=30_000)
+        poll(page, "(f) => f.querySelector('.demo-error').hidden", fig.element_handle())
         assert fig.get_attribute("data-state") == "live"
         assert not w.console, "\n".join(w.console)
     finally:
@@ -388,8 +356,8 @@ def test_malformed_demo_hash_gives_defaults_and_note(served_site, browser, case)
         fig = page.locator('figure.demo[data-demo="group-advantage"]')
         init = initial_demo_state(page, "group-advantage")
         note = fig.locator(".demo-note")
-        note.wait_for(state="visible", timeout=10_000)     # the view mounts after load (a module import)
-        assert note.is_visible(), f"no visible note for hash {case}"
+        # the view module is imported after the page loads: wait for the note (Playwright's expect, no eval)
+        expect(note, f"no visible note for hash {case}").to_be_visible(timeout=30_000)
         assert "default" in note.inner_text().lower()
         values = [float(v) for v in fig.locator(".ga-slider").evaluate_all("ss => ss.map(s => s.value)")]
         assert values == [float(r) for r in init["rewards"]]
@@ -410,13 +378,14 @@ def test_valid_demo_hash_is_applied(served_site, browser):
         page = w.page
         page.goto(f"{served_site.url}grpo/#demo-group-advantage=g:strong;r:{','.join(map(str, rewards))};n:1;d:1;b:mean")
         fig = page.locator('figure.demo[data-demo="group-advantage"]')
+        # once the view has applied the hash (sliders moved), no note may show
+        poll(page, "([f, want]) => [...f.querySelectorAll('.ga-slider')].every((s, i) => Number(s.value) === want[i])",
+             [fig.element_handle(), rewards], message="the sliders to take the hash")
         assert not fig.locator(".demo-note").is_visible()
-        values = [float(v) for v in fig.locator(".ga-slider").evaluate_all("ss => ss.map(s => s.value)")]
-        assert values == rewards
         wait_live(page)
         from demos import grpo_core      # CPython's numpy on the same rewards
         expected = grpo_core.group_advantages([rewards], scale="group", baseline="mean", ddof=1)[0]
-        page.wait_for_function("(f) => !f.classList.contains('is-pending')", arg=fig.element_handle(), timeout=10_000)
+        poll(page, "(f) => !f.classList.contains('is-pending')", fig.element_handle())
         adv = [float(a) for a in fig.locator("[data-advantage]").evaluate_all("es => es.map(e => e.dataset.advantage)")]
         assert adv == pytest.approx(list(expected), abs=1e-9)
         assert not w.console, "\n".join(w.console)

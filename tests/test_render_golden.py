@@ -5,8 +5,9 @@ import re
 from pathlib import Path
 
 import pytest
+from markdown_it.utils import read_fixture_file
 
-from conftest import ROOT
+from support import ROOT
 from sitegen.diagnostics import BuildFailed
 from sitegen.pipeline import render_fragment
 
@@ -15,20 +16,10 @@ REFS = {k: {"title": k, "authors": ["A"], "year": 2000, "venue": "V", "url": "ht
         for k in ("ppo", "reinforce")}
 
 
-def read_fixtures(path: Path):
-    lines = path.read_text(encoding="utf-8").split("\n")
-    i, out = 0, []
-    while i < len(lines):
-        if lines[i].strip() and i + 1 < len(lines) and lines[i + 1] == ".":
-            title, j = lines[i], i + 2
-            k = lines.index(".", j)
-            m = lines.index(".", k + 1)
-            out.append(pytest.param("\n".join(lines[j:k]) + "\n", "\n".join(lines[k + 1:m]) + "\n",
-                                    id=f"{path.stem}:{i + 1}:{title[:40]}"))
-            i = m + 1
-        else:
-            i += 1
-    return out
+def read_fixtures(path: Path) -> list:
+    """markdown-it-py's own fixture reader: [line, title, input, expected] per case, as pytest params."""
+    return [pytest.param(source, expected, id=f"{path.stem}:{line}:{title[:40]}")
+            for line, title, source, expected in read_fixture_file(path)]
 
 
 CASES = [c for f in sorted(FIXTURES.glob("*.md")) for c in read_fixtures(f)]

@@ -15,9 +15,10 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from support import ROOT, poll
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 LAYERS = ("intuition", "math", "implementation")
 
@@ -284,7 +285,7 @@ def test_search_advantage_finds_grpo_chapter(tab):
     page.keyboard.press("/")
     assert page.evaluate("document.activeElement.id") == "search-input"
     page.keyboard.type("advantage")
-    page.wait_for_selector('#search-results [role="option"]', timeout=15000)
+    page.wait_for_selector('#search-results [role="option"]', timeout=60_000)
     hrefs = page.eval_on_selector_all('#search-results [role="option"]', "els => els.map(e => e.href)")
     assert any(urlsplit(h).path.endswith("/grpo/") for h in hrefs), hrefs
     assert page.get_attribute("#search-input", "aria-expanded") == "true"
@@ -306,7 +307,7 @@ def test_search_on_a_phone(open_tab):
     page.click(".search-btn")
     assert page.locator("#search-input").is_visible()
     page.fill("#search-input", "advantage")
-    page.wait_for_selector('#search-results [role="option"]', timeout=15000)
+    page.wait_for_selector('#search-results [role="option"]', timeout=60_000)
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 375
 
 
@@ -350,8 +351,9 @@ def test_head_meta_on_every_page(crawl, base_url):
         if status != 200:
             continue
         html = _fetch(url)[2]
-        for needle in ('<link rel="canonical" href="http', 'property="og:title"', 'property="og:description"',
-                       'property="og:url"', 'name="description"', 'http-equiv="Content-Security-Policy"',
+        # canonical and og:url only with --base-url (tests/test_site_static.py); this site is built without
+        for needle in ('property="og:title"', 'property="og:description"', 'name="description"',
+                       'http-equiv="Content-Security-Policy"',
                        'rel="icon"', 'name="theme-color"'):
             assert needle in html, f"{url}: {needle} missing"
         csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', html).group(1)
@@ -383,7 +385,7 @@ def test_copy_buttons(open_tab):
     eq.locator(".copy-btn").click()
     tex = eq.locator(".math-display").get_attribute("data-tex")
     assert page.evaluate("navigator.clipboard.readText()") == tex
-    page.wait_for_function("document.getElementById('live').textContent.includes('copied')")
+    poll(page, "() => document.getElementById('live').textContent.includes('copied')")
 
     cb = page.locator(".codeblock").first
     cb.scroll_into_view_if_needed()
@@ -415,7 +417,7 @@ def test_toc_scroll_spy_and_current_chapter(tab):
     assert links.count() >= 3
     target = links.nth(2).get_attribute("href")
     page.evaluate("id => document.getElementById(id).scrollIntoView({block: 'start'})", target[1:])
-    page.wait_for_function("id => document.querySelector('#toc a.active')?.getAttribute('href') === id", arg=target)
+    poll(page, "id => document.querySelector('#toc a.active')?.getAttribute('href') === id", target)
     assert page.locator('#toc a[aria-current="location"]').count() == 1
 
 

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urljoin, urlparse
 import pytest
 import yaml
 
-from conftest import ROOT
+from support import ROOT
 
 pytestmark = pytest.mark.xdist_group("site")
 
@@ -121,16 +121,85 @@ def test_chapter_pages_have_layers_and_open_graph(real_site: Path, pages: dict[P
         assert grpo.count(f'data-layer="{layer}"') >= 7, layer
     page = pages[real_site / "grpo" / "index.html"]
     assert page.meta.get("og:title") and page.meta.get("og:description") and page.meta.get("og:type")
-    assert "$" not in re.sub(r"<(code|pre|annotation|script)[\s\S]*?</\1>|data-tex=\"[^\"]*\"", "", grpo).replace("$$", ""), \
+    assert "$" not in re.sub(r"<(code|pre|annotation|script|textarea)[\s\S]*?</\1>|data-tex=\"[^\"]*\"", "", grpo).replace("$$", ""), \
         "raw TeX delimiters left in the page"
 
 
-def test_search_index_and_sitemap(real_site: Path):
+def test_search_index(real_site: Path):
     assert (real_site / "pagefind" / "pagefind.js").is_file()
     assert list((real_site / "pagefind").glob("*.pf_meta")) or list((real_site / "pagefind").rglob("*.pf_index"))
-    sitemap = (real_site / "sitemap.xml").read_text()
-    for slug in chapter_slugs():
-        assert f"/{slug}/</loc>" in sitemap
+
+
+def test_a_build_without_base_url_writes_no_absolute_url_of_its_own(real_site: Path):
+    """Without --base-url the build cannot know where the site lives: no canonical/og:url, no sitemap (it needs
+    absolute URLs), robots.txt without a Sitemap line, and no placeholder domain anywhere (the old default)."""
+    files = [p for p in real_site.rglob("*") if p.is_file()]
+    assert len(files) > 10
+    for path in files:
+        assert b"grpo-explainer.example" not in path.read_bytes(), path.relative_to(real_site)
+    for path in real_site.rglob("*.html"):
+        html = path.read_text(encoding="utf-8")
+        assert 'rel="canonical"' not in html and 'property="og:url"' not in html, path
+    assert not (real_site / "sitemap.xml").exists()
+    assert (real_site / "robots.txt").read_text() == "User-agent: *\nAllow: /\n"
+
+
+def test_every_relative_url_stays_under_a_deep_sub_path(pages: dict[Path, Page], real_site: Path):
+    """Served at http://host/a/b/c/, every relative href/src of every page resolves inside /a/b/c/ and to a file
+    of the site: a URL that climbs one level too many works at the host root (browsers stop at /) and nowhere else."""
+    base = "http://host/a/b/c/"
+    problems = []
+    for path, page in pages.items():
+        rel = path.relative_to(real_site).as_posix()
+        if rel == "404.html":
+            continue      # served at any depth: its links are root-absolute (see the --base-url test)
+        for _attr, ref in page.refs:
+            if urlparse(ref).scheme or ref.startswith(("#", "//", "mailto:")):
+                continue
+            target = urljoin(base + rel, ref)
+            target_path = urlparse(target).path
+            if not target_path.startswith("/a/b/c/"):
+                problems.append(f"{rel}: {ref} -> {target_path}")
+                continue
+            local = real_site / unquote(target_path[len("/a/b/c/"):])
+            if local.is_dir():
+                local = local / "index.html"
+            if not local.exists():
+                problems.append(f"{rel}: {ref} -> {target_path} (no such file)")
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_base_url_makes_canonical_open_graph_sitemap_robots_and_404_links(project):
+    base = "https://reader.example.net/a/b/c/"
+    r = project.build("--base-url", base.rstrip("/"))        # the trailing slash is added
+    assert r.returncode == 0, r.stderr
+    site = project.site
+    chapters = sorted(p.parent.name for p in site.glob("*/index.html"))
+    assert chapters
+    for rel, url in [("index.html", base)] + [(f"{c}/index.html", f"{base}{c}/") for c in chapters]:
+        page = parse(site / rel)
+        html = (site / rel).read_text(encoding="utf-8")
+        assert f'<link rel="canonical" href="{url}">' in html, rel
+        assert page.meta["og:url"] == url, rel
+    sitemap = (site / "sitemap.xml").read_text()
+    assert re.findall(r"<loc>([^<]+)</loc>", sitemap) == [base] + [f"{base}{c}/" for c in
+                                                                  [p for p in _nav_order(site) if p in chapters]]
+    assert f"Sitemap: {base}sitemap.xml" in (site / "robots.txt").read_text()
+    nf = parse(site / "404.html")
+    links = [ref for attr, ref in nf.refs if attr == "href" and not ref.startswith("#")]
+    assert links and all(ref.startswith("/a/b/c/") for ref in links), links
+
+
+def _nav_order(site: Path) -> list[str]:
+    """Chapter slugs in the order of the home page's sidebar."""
+    return [ref.strip("/") for attr, ref in parse(site / "index.html").refs if attr == "href"
+            and re.fullmatch(r"[a-z0-9-]+/", ref)][: len(list(site.glob("*/index.html")))]
+
+
+def test_base_url_must_be_an_absolute_http_url(project):
+    for bad in ("grpo.example/", "/repo/", "ftp://host/", "https://host/?q=1"):
+        r = project.build("--base-url", bad)
+        assert r.returncode == 2 and "absolute http(s) URL" in r.stderr, (bad, r.stderr)
 
 
 def test_self_hosted_pyodide_is_complete(real_site: Path):

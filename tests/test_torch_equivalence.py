@@ -1,7 +1,5 @@
 """The PyTorch GRPO loss (demos/grpo_torch.py, autograd) against the numpy core (hand-written gradient)."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,9 +7,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from demos import grpo_core as core  # noqa: E402
-from demos import grpo_torch  # noqa: E402
+from demos import grpo_core as core
+from demos import grpo_torch
 
 
 def _t(x):

@@ -77,7 +77,8 @@ GROUPS = {
 
 
 def group_result(options: dict) -> dict:
-    """Advantages of one group (G,) and what the chart draws: mean, std (the chosen ddof), sum, all_equal."""
+    """Advantages of one group (G,) and what the chart draws: mean, std (the chosen ddof), sum, all_equal, and
+    the rewards they belong to (the view draws an answer with its own rewards, even if sliders moved since)."""
     rewards = np.asarray(options["rewards"], dtype=np.float64)[None, :]  # (1, G)
     adv = grpo_core.group_advantages(
         rewards,
@@ -86,6 +87,7 @@ def group_result(options: dict) -> dict:
         ddof=options["ddof"],
     )[0]
     return {
+        "rewards": rewards[0].tolist(),
         "advantages": adv.tolist(),
         "mean": float(rewards.mean()),
         "std": float(grpo_core.reward_std(rewards, ddof=options["ddof"])[0, 0]),
@@ -103,7 +105,7 @@ def parse(payload: dict) -> dict:
 
 def advantages(payload_json: str) -> str:
     """{"rewards": [G floats in 0..1], "normalise": bool, "ddof": 0|1, "baseline": "mean"|"leave_one_out"}
-    -> {"advantages": [G], "mean", "std", "sum", "all_equal"}."""
+    -> {"rewards": [G], "advantages": [G], "mean", "std", "sum", "all_equal"}."""
     return json.dumps(group_result(parse(limits.load_json(payload_json))))
 
 

@@ -110,13 +110,12 @@ export function mount(figure, runtime, initial) {
   }
 
   function show(res) {
-    const o = options();
     res.advantages.forEach((a, i) => {
       const adv = rows[i].querySelector(".ga-adv");
       adv.dataset.advantage = String(a);
       adv.classList.toggle("neg", a < 0);
       rows[i].querySelector(".ga-adv-value").textContent = signed(a);
-      sliders[i].setAttribute("aria-valuetext", `reward ${o.rewards[i].toFixed(2)}, advantage ${signed(a).replace("\u2212", "-")}`);
+      sliders[i].setAttribute("aria-valuetext", `reward ${res.rewards[i].toFixed(2)}, advantage ${signed(a).replace("\u2212", "-")}`);
     });
     figure.querySelector(".ga-mean").textContent = res.mean.toFixed(3);
     figure.querySelector(".ga-std").textContent = res.std.toFixed(3);
@@ -124,7 +123,7 @@ export function mount(figure, runtime, initial) {
     sum.dataset.sum = String(res.sum);
     sum.textContent = res.sum === 0 ? "0" : res.sum.toExponential(1);
     figure.querySelector(".ga-equal").hidden = !res.all_equal;
-    chartBox.innerHTML = render({ rewards: o.rewards, result: res });
+    chartBox.innerHTML = render({ rewards: res.rewards, result: res });   // the rewards this answer is for
     shell.announce(`Mean ${res.mean.toFixed(2)}, std ${res.std.toFixed(2)}. Advantages: ${res.advantages.map((a) => signed(a).replace("\u2212", "minus ")).join(", ")}.`);
   }
 

@@ -38,8 +38,16 @@ export function render({ answers, rewards, probs, ref_probs: refProbs, history }
       ]),
       text({ x: W - RIGHT, y: top + SPARK_H + 18, class: "tick-label", "text-anchor": "end" }, `step ${n}`),
       text({ x: LEFT, y: top + SPARK_H + 18, class: "tick-label" }, "0")),
-    tag("polyline", { class: "spark", points: history.map((v, i) => `${sx(i).toFixed(1)},${sy(v).toFixed(1)}`).join(" ") }),
+    tag("polyline", { class: "spark", points: sparkSteps(history.length).map((i) => `${sx(i).toFixed(1)},${sy(history[i]).toFixed(1)}`).join(" ") }),
   );
+}
+
+// The steps the sparkline draws: all of them up to SPARK_POINTS, then SPARK_POINTS evenly spaced ones (first and
+// last included). A long play at 60 steps/s would otherwise rebuild a polyline of every step ever taken, every frame.
+const SPARK_POINTS = 320;
+export function sparkSteps(count, max = SPARK_POINTS) {
+  if (count <= max) return Array.from({ length: count }, (_, i) => i);
+  return Array.from({ length: max }, (_, j) => Math.round((j * (count - 1)) / (max - 1)));
 }
 
 // hash value: "G:8;beta:0.04;...;speed:5"; bounds from LIMITS

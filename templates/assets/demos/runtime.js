@@ -1,6 +1,9 @@
 // The page's one Python runtime: a module Web Worker running Pyodide (see worker.mjs).
 // Started on demand (start()), reports named stages to listeners, answers calls with a timeout,
 // and restarts itself if a call never returns (e.g. an infinite loop in code the reader edited).
+// The worker restores the runtime from a memory snapshot in Cache Storage when it has one (stage label
+// "Python runtime (from cache)"); if Pyodide rejects a snapshot, the worker asks for a fresh start without it.
+// When it has none, a second worker makes one once the demos are live and the page is idle, then ends.
 
 export const STAGES = ["runtime", "numpy", "code", "live"];
 export const STAGE_LABELS = {
@@ -11,6 +14,9 @@ export const STAGE_LABELS = {
 };
 export const CALL_TIMEOUT_MS = 10000;
 const BOOT_TIMEOUT_MS = 120000;
+// the snapshot worker waits until the reader has been on the live page a while: not competing with the first
+// interactions, and never started for a page that is closed at once
+const SNAPSHOT_AFTER_LIVE_MS = 5000;
 
 export class Runtime {
   // config: {mode, indexURL (absolute), integrity, rootURL (absolute, ends with /), manifestURL, workerURL}
@@ -18,6 +24,9 @@ export class Runtime {
     this.config = config;
     this.worker = null;
     this.stage = "static"; // static | runtime | numpy | code | live | error
+    this.source = null; // "snapshot" when the runtime came from the cached memory snapshot
+    this.snapshotWanted = false; // the worker found no snapshot where it could keep one
+    this.snapshotWorker = null;
     this.error = null;
     this.listeners = new Set();
     this.pending = new Map();
@@ -46,12 +55,19 @@ export class Runtime {
     for (const fn of this.listeners) fn(stage, error);
   }
 
+  // the stage's name for the status line: "Python runtime (from cache)" on a warm start
+  stageLabel(stage) {
+    const label = STAGE_LABELS[stage] || stage;
+    return stage === "runtime" && this.source === "snapshot" ? `${label} (from cache)` : label;
+  }
+
   get live() {
     return this.stage === "live";
   }
 
-  start() {
+  start({ snapshot = true } = {}) {
     if (this.worker) return;
+    this.source = null;
     this.startedAt = performance.now();
     performance.mark("demo-runtime-start");
     let worker;
@@ -72,7 +88,7 @@ export class Runtime {
     this.setStage("runtime");
     // the worker reads the build's manifest (demos/manifest.json) and loads every file it lists
     worker.postMessage({ type: "boot", indexURL: this.config.indexURL, integrity: this.config.integrity,
-      manifestURL: this.config.manifestURL, rootURL: this.config.rootURL });
+      manifestURL: this.config.manifestURL, rootURL: this.config.rootURL, snapshot });
   }
 
   receive(msg) {
@@ -80,14 +96,27 @@ export class Runtime {
       if (msg.stage === "live") {
         clearTimeout(this.bootTimer);
         performance.mark("demo-runtime-live");
+        if (this.snapshotWanted) setTimeout(() => this.makeSnapshot(), SNAPSHOT_AFTER_LIVE_MS);
       }
+      performance.mark(`demo-stage-${msg.stage}`); // when each stage began, for bench/
+      // start() already showed "runtime": repeating it would rewrite every figure's status line for nothing
+      // (a style, layout and paint of the long page while it boots)
+      if (msg.stage === this.stage && (!msg.source || msg.source === this.source)) return;
+      if (msg.source) this.source = msg.source;
       this.setStage(msg.stage);
     } else if (msg.type === "progress") {
       this.loadedBytes += msg.bytes;
       for (const fn of this.progressListeners) fn(this.loadedBytes, msg.file);
+    } else if (msg.type === "snapshot") {
+      performance.mark(`demo-snapshot-${msg.event}`); // wanted | restored | dropped: read by tests and bench/
+      if (msg.event === "wanted") this.snapshotWanted = true;
+    } else if (msg.type === "restart") {
+      this.stop();
+      this.start({ snapshot: false });
     } else if (msg.type === "boot-error") {
       this.fail(msg.stage, msg.message);
     } else if (msg.type === "result") {
+      mark("demo-call-answered");
       const entry = this.pending.get(msg.id);
       if (!entry) return;
       this.pending.delete(msg.id);
@@ -98,6 +127,34 @@ export class Runtime {
       if (msg.ok) entry.resolve(msg.value);
       else entry.reject(new PythonError(msg.error));
     }
+  }
+
+  // a short-lived second worker makes the snapshot for the next visit (off this visit's critical path)
+  makeSnapshot() {
+    if (this.snapshotWorker || !this.snapshotWanted) return;
+    this.snapshotWanted = false;
+    let helper;
+    try {
+      helper = new Worker(this.config.workerURL, { type: "module", name: "pyodide-snapshot" });
+    } catch {
+      return;
+    }
+    this.snapshotWorker = helper;
+    const end = () => {
+      clearTimeout(timer);
+      helper.terminate();
+    };
+    const timer = setTimeout(end, BOOT_TIMEOUT_MS);
+    helper.onmessage = (event) => {
+      if (event.data.type !== "snapshot") return;
+      performance.mark(`demo-snapshot-${event.data.event}`); // stored | failed | skipped | dropped
+      end();
+    };
+    helper.onerror = (event) => {
+      event.preventDefault();
+      end();
+    };
+    helper.postMessage({ type: "make-snapshot", indexURL: this.config.indexURL, integrity: this.config.integrity });
   }
 
   stop() {
@@ -135,6 +192,7 @@ export class Runtime {
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       this.worker.postMessage(Object.assign({ id }, msg));
+      mark("demo-call-sent"); // with demo-call-answered and demo-python: the worker hop, for bench/
     });
   }
 
@@ -170,6 +228,12 @@ export class Runtime {
     for (const fn of this.sourceListeners) fn(paths);
     return paths;
   }
+}
+
+// one entry per name (the latest), so nothing accumulates over a long session
+function mark(name) {
+  performance.clearMarks(name);
+  performance.mark(name);
 }
 
 export class PythonError extends Error {}

@@ -60,6 +60,8 @@ export class DemoShell {
       li.classList.toggle("current", s === stage && stage !== "live");
       li.classList.toggle("failed", stage === "error" && error && error.stage === s);
     }
+    const runtimeLabel = this.runtime.stageLabel("runtime");
+    if (this.stageItems.runtime.textContent !== runtimeLabel) this.stageItems.runtime.textContent = runtimeLabel;
     this.retryButton.hidden = stage !== "error";
     this.startButton.hidden = stage !== "static";
     this.stageList.hidden = stage === "static" || stage === "error";
@@ -87,7 +89,7 @@ export class DemoShell {
     const size = Number(this.figure.dataset.downloadBytes) || 0;
     const got = this.runtime.loadedBytes || 0;
     const bytes = got ? ` (${megabytes(got)}${size ? ` of about ${megabytes(size)}` : ""} downloaded)` : "";
-    return `Loading live Python: ${STAGE_LABELS[this.stage] || this.stage}${bytes}…`;
+    return `Loading live Python: ${this.runtime.stageLabel(this.stage)}${bytes}…`;
   }
 
   onProgress() {

@@ -1,0 +1,177 @@
+"""Warm start from a Pyodide memory snapshot (templates/assets/demos/worker.mjs), in headless Chromium against
+the real site with self-hosted Pyodide on http://127.0.0.1 (a secure context, so Cache Storage exists).
+
+The first visit loads plainly and, once live, a short-lived second worker stores a snapshot of the bare
+interpreter in Cache Storage; a reload restores it. A missing
+snapshot and a corrupt one (garbage bytes, with or without a matching checksum) must both end in a plain load.
+Every path ends live with CPython's numbers and without a console error."""
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+import pytest
+
+from demos import grpo_core
+from support import chapters_with_demos, wait_live, watch
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demos_browser")]
+
+CACHE = "pyodide-snapshot"          # the worker's Cache Storage name
+WAIT_S = 60.0
+
+
+def open_chapter(w, served) -> None:
+    w.page.goto(served.url + chapters_with_demos(served.root)[0])
+    if not w.page.locator('script[src*="assets/demos/demos.js"]').count():   # until chapter.html links it
+        w.page.add_style_tag(url=served.url + "assets/demos/demos.css")
+        w.page.add_script_tag(url=served.url + "assets/demos/demos.js", type="module")
+
+
+def marks(page) -> set[str]:
+    return set(page.evaluate("() => performance.getEntriesByType('mark').map((m) => m.name)"))
+
+
+def wait_mark(page, name: str, timeout_s: float = WAIT_S) -> None:
+    deadline = time.time() + timeout_s
+    while name not in marks(page):
+        if time.time() > deadline:
+            raise AssertionError(f"no performance mark {name!r}; marks: {sorted(marks(page))}")
+        page.wait_for_timeout(100)
+
+
+def cache_entries(page) -> list[dict]:
+    """The snapshot cache as the page sees it (same origin as the worker): [{url, size, sha256}]."""
+    return page.evaluate("""async (name) => {
+        const cache = await caches.open(name);
+        const out = [];
+        for (const req of await cache.keys()) {
+            const r = await cache.match(req);
+            out.push({ url: req.url, size: (await r.arrayBuffer()).byteLength, sha256: r.headers.get('x-snapshot-sha256') });
+        }
+        return out;
+    }""", CACHE)
+
+
+def overwrite_entry(page, url: str, garbage: bytes, sha256: str | None) -> None:
+    page.evaluate("""async ([name, url, bytes, sha]) => {
+        const headers = { 'content-type': 'application/octet-stream' };
+        if (sha) headers['x-snapshot-sha256'] = sha;
+        await (await caches.open(name)).put(url, new Response(new Uint8Array(bytes), { headers }));
+    }""", [CACHE, url, list(garbage), sha256])
+
+
+def runtime_label(page) -> str:
+    return page.evaluate("""() => document.querySelector('figure.demo .demo-stages [data-stage="runtime"]').textContent""")
+
+
+def moved_slider_matches_cpython(page) -> list[float]:
+    """Move one reward slider and wait until the figure shows CPython's advantages for the shown rewards
+    (an answer to an earlier input may land first: the newest input's answer follows)."""
+    fig = 'figure[data-demo="group-advantage"]'
+    before = page.evaluate(f"() => [...document.querySelectorAll('{fig} [data-advantage]')].map((e) => Number(e.dataset.advantage))")
+    page.evaluate(f"""() => {{
+        const s = document.querySelectorAll('{fig} .ga-slider')[3];
+        s.value = String(Number(s.value) > 0.5 ? 0.15 : 0.85);
+        s.dispatchEvent(new Event('input', {{ bubbles: true }}));
+    }}""")
+    deadline = time.time() + 20
+    while True:
+        rewards, shown = page.evaluate(f"""() => [
+            [...document.querySelectorAll('{fig} .ga-slider')].map((s) => Number(s.value)),
+            [...document.querySelectorAll('{fig} [data-advantage]')].map((e) => Number(e.dataset.advantage))]""")
+        expected = grpo_core.group_advantages(np.array([rewards]))[0]
+        if np.allclose(shown, expected, rtol=0, atol=1e-9):
+            break
+        assert time.time() < deadline, f"advantages {shown} != CPython's {expected.tolist()} for rewards {rewards}"
+        page.wait_for_timeout(50)
+    assert not np.allclose(shown, before)                # Python answered the move: the numbers changed
+    return rewards
+
+
+@pytest.fixture
+def fresh(browser, served_site):
+    """A fresh browser context (empty Cache Storage) on the chapter with demos."""
+    w = watch(browser, served_site.url, viewport={"width": 1280, "height": 900})
+    yield w
+    w.close()
+
+
+def first_visit(w, served) -> dict:
+    """Missing snapshot: a plain load, then the snapshot worker stores one. Returns the stored entry."""
+    open_chapter(w, served)
+    wait_live(w.page)
+    assert "demo-snapshot-wanted" in marks(w.page) and "demo-snapshot-restored" not in marks(w.page)
+    assert runtime_label(w.page) == "Python runtime"
+    moved_slider_matches_cpython(w.page)
+    wait_mark(w.page, "demo-snapshot-stored")
+    [entry] = cache_entries(w.page)
+    assert "/pyodide-snapshot/0.27." in entry["url"]
+    assert entry["size"] > 1_000_000                    # a whole interpreter heap (about 21 MB), not a stub
+    return entry
+
+
+def test_missing_snapshot_then_hit(fresh, served_site):
+    entry = first_visit(fresh, served_site)
+    fresh.page.reload()
+    if not fresh.page.locator('script[src*="assets/demos/demos.js"]').count():
+        open_chapter(fresh, served_site)
+    wait_live(fresh.page)
+    seen = marks(fresh.page)
+    assert "demo-snapshot-restored" in seen and not {"demo-snapshot-dropped", "demo-snapshot-wanted"} & seen
+    assert runtime_label(fresh.page) == "Python runtime (from cache)"
+    moved_slider_matches_cpython(fresh.page)
+    assert cache_entries(fresh.page) == [entry]         # restored, not rewritten
+    assert fresh.console == [] and fresh.csp_violations() == []
+
+
+@pytest.mark.parametrize("checksum", ["stale", "matching"])
+def test_corrupt_snapshot_falls_back_to_a_plain_load(fresh, served_site, checksum):
+    """Garbage with a stale checksum is caught before Pyodide sees it: dropped, a plain load, a good snapshot
+    stored again. Garbage whose checksum matches reaches Pyodide's restore, which fails: dropped, and the runtime
+    restarts in a fresh worker that neither reads nor makes one (the next visit makes it). Both end live."""
+    entry = first_visit(fresh, served_site)
+    garbage = bytes(range(256)) * 4096                   # 1 MiB that is not a heap
+    sha = hashlib.sha256(garbage).hexdigest() if checksum == "matching" else entry["sha256"]
+    overwrite_entry(fresh.page, entry["url"], garbage, sha)
+    fresh.page.reload()
+    if not fresh.page.locator('script[src*="assets/demos/demos.js"]').count():
+        open_chapter(fresh, served_site)
+    wait_live(fresh.page)
+    seen = marks(fresh.page)
+    assert "demo-snapshot-dropped" in seen and "demo-snapshot-restored" not in seen
+    assert runtime_label(fresh.page) == "Python runtime"
+    moved_slider_matches_cpython(fresh.page)
+    if checksum == "stale":
+        wait_mark(fresh.page, "demo-snapshot-stored")    # the snapshot worker made a good one again
+        [again] = cache_entries(fresh.page)
+        assert again["size"] == entry["size"] and again["sha256"] != hashlib.sha256(garbage).hexdigest()
+    else:
+        assert cache_entries(fresh.page) == []
+    assert fresh.console == [] and fresh.csp_violations() == []
+
+
+def test_insecure_context_has_no_cache_storage_and_loads_plainly(browser, served_site):
+    """On an insecure http:// origin (not 127.0.0.1 or localhost) there is no Cache Storage (and no
+    crypto.subtle): no snapshot, no error, still live."""
+    from support import CHROMIUM_ARGS, chromium_path
+    port = served_site.url.rsplit(":", 1)[1].strip("/")
+    url = f"http://insecure.test:{port}/"
+    other = browser.browser_type.launch(executable_path=chromium_path(),
+                                        args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP insecure.test 127.0.0.1"])
+    try:
+        w = watch(other, url, viewport={"width": 1280, "height": 900})
+        w.page.goto(url + chapters_with_demos(served_site.root)[0])
+        if not w.page.locator('script[src*="assets/demos/demos.js"]').count():
+            w.page.add_style_tag(url=url + "assets/demos/demos.css")
+            w.page.add_script_tag(url=url + "assets/demos/demos.js", type="module")
+        assert w.page.evaluate("() => [window.isSecureContext, typeof caches]") == [False, "undefined"]
+        wait_live(w.page)
+        w.page.wait_for_timeout(6000)                    # past the moment a snapshot worker would start
+        assert not {"demo-snapshot-wanted", "demo-snapshot-stored", "demo-snapshot-restored",
+                    "demo-snapshot-dropped"} & marks(w.page)
+        moved_slider_matches_cpython(w.page)
+        assert w.console == [] and w.csp_violations() == []
+    finally:
+        other.close()
