@@ -11,7 +11,7 @@ import time
 import pytest
 
 from demos import registry
-from quality_support import LIVE_TIMEOUT_MS, chapters_with_demos, wake_demos, watch
+from support import LIVE_TIMEOUT_MS, chapters_with_demos, wake_demos, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("reader_path")]
 
