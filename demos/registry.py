@@ -7,7 +7,7 @@ A demo is the folder ``demos/<name>/`` (see demos/README.md): ``demo.py``, ``dem
 Command line, the build's contract (one JSON object on stdout, one entry per demo, errors as data)::
 
     python -m demos.registry describe NAME [NAME ...]
-    -> {"NAME": {"ok": true, "state": {...}, "code": [[file, function, line], ...], "data": [...]}
+    -> {"NAME": {"ok": true, "state": {...}, "code": [[file, function, line], ...], "data": [...], "prompts": [...]}
                 | {"ok": false, "error": {"file": "demos/NAME/demo.py", "line": 12, "message": "..."}}}
 """
 
@@ -96,7 +96,22 @@ def describe(name: str) -> dict:
         if not (PROJECT_DIR / file).is_file():
             raise ValueError(f"DATA names {file}, which does not exist")
     json.dumps(state)   # must be JSON: fail here, in the demo's own terms
-    return {"state": state, "code": code, "data": data}
+    return {"state": state, "code": code, "data": data, "prompts": prompts(module)}
+
+
+PROMPT_KEYS = ("ask", "state", "look")
+
+
+def prompts(module) -> list[dict]:
+    """The demo's optional PROMPTS: "predict, then try" items the shared frame shows beside the controls.
+    Each is {"ask": the question, "state": the demo's state in its URL-hash format (what its "Copy link"
+    writes), "look": what to look for once it is set}."""
+    items = list(getattr(module, "PROMPTS", []))
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or sorted(item) != sorted(PROMPT_KEYS) \
+                or not all(isinstance(item[k], str) and item[k].strip() for k in PROMPT_KEYS):
+            raise ValueError(f"PROMPTS[{i}] must be a dict with the non-empty strings {', '.join(PROMPT_KEYS)}")
+    return items
 
 
 def _error(name: str, exc: BaseException) -> dict:

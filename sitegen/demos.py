@@ -43,6 +43,7 @@ class Demo:
     code: list[CodeFile] = field(default_factory=list)
     data: list[str] = field(default_factory=list)
     first_frame: str = ""
+    prompts: list[dict] = field(default_factory=list)   # PROMPTS of demo.py: [{ask, state, look}]
 
     @property
     def template(self) -> str:       # Jinja name (the loader searches templates/ and the project root)
@@ -114,7 +115,7 @@ def describe(project: Path, folders: dict[str, Path], names: list[str], diags: D
             continue
         code = [CodeFile(path, function, line, (project / path).read_text(encoding="utf-8"))
                 for path, function, line in entry["code"]]
-        demos[name] = Demo(name, folders[name], entry["state"], code, entry["data"])
+        demos[name] = Demo(name, folders[name], entry["state"], code, entry["data"], prompts=entry.get("prompts", []))
     return demos
 
 

@@ -114,6 +114,7 @@ def make_parser(render_math: Callable[[str, bool, dict], str]) -> MarkdownIt:
     md.enable(["table", "strikethrough", "replacements", "smartquotes"])
     dollarmath_plugin(md, allow_labels=True, allow_space=False, allow_digits=True, double_inline=True)
     md.core.ruler.after("block", "admonition_title", _admonition_titles)
+    md.core.ruler.after("inline", "admonition_kind", _admonition_kinds)
     footnote_plugin(md)
     deflist_plugin(md)
     md.inline.ruler.before("link", "citation", _citation_rule)
@@ -162,7 +163,9 @@ def _render_container(self, tokens, idx, options, env):
             return f"<!--demo-start:{tok.meta['demo']}-->"
         return "<!--demo-end-->\n"
     if opening:
-        return f'<div class="admonition {name}" role="note">'
+        hid = tok.meta.get("id") if tok.meta else None
+        id_attr = f' id="{html.escape(hid)}"' if hid else ""
+        return f'<div class="admonition {name}"{id_attr} role="note">'
     return "</div>\n"
 
 
@@ -176,10 +179,24 @@ def _admonition_titles(state) -> None:
             title = tok.info.strip()[len(name):].strip() or ADMONITIONS[name]
             p_open = Token("paragraph_open", "p", 1, attrs={"class": "admonition-title"}, map=tok.map,
                            block=True, level=tok.level + 1)
-            inline = Token("inline", "", 0, content=title, map=tok.map, block=True, level=tok.level + 2, children=[])
+            inline = Token("inline", "", 0, content=title, map=tok.map, block=True, level=tok.level + 2, children=[],
+                           meta={"admonition": name})
             p_close = Token("paragraph_close", "p", -1, block=True, level=tok.level + 1)
             out += [p_open, inline, p_close]
     state.tokens = out
+
+
+# Words read before a title whose kind is shown only by its icon: screen readers and the search index get them.
+KIND_WORDS = {"misconception": "Misconception: "}
+
+
+def _admonition_kinds(state) -> None:
+    """Prefix a misconception's title (the claim itself, e.g. "GRPO doesn't use clipping.") with a visually
+    hidden "Misconception:" (the ✗ icon is CSS)."""
+    for tok in state.tokens:
+        word = KIND_WORDS.get((tok.meta or {}).get("admonition", "")) if tok.type == "inline" else None
+        if word:
+            tok.children.insert(0, Token("html_inline", "", 0, content=f'<span class="visually-hidden">{word}</span>'))
 
 
 def _render_citation(self, tokens, idx, options, env):
@@ -203,10 +220,27 @@ def _render_heading_close(self, tokens, idx, options, env):
     open_tok = tokens[idx - 2]
     hid = html.escape(open_tok.meta["id"])
     label = html.escape(open_tok.meta["text"], quote=True)
-    return f' <a class="headerlink" href="#{hid}" aria-label="Permalink: {label}">#</a></{tok.tag}>\n'
+    return f' <a class="headerlink" href="#{hid}" aria-label="Permalink: {label}" data-pagefind-ignore>#</a></{tok.tag}>\n'
 
 
 _FORMATTER = HtmlFormatter(cssclass="highlight")
+
+
+_PRE_BODY = re.compile(r"(<pre[^>]*>(?:<span></span>)?)(.*?)(</pre>)", re.S)
+
+
+def _line_blocks(code_html: str) -> str:
+    """Each line of Pygments' <pre> in its own <span class="cl">line</span> followed by its newline, so CSS can
+    wrap a long line with a hanging indent (an inline-block: the text, what Copy copies and what a selection
+    copies are unchanged). Pygments closes its token spans at
+    every line end, so splitting on newlines keeps the markup balanced."""
+    def lines(m: re.Match) -> str:
+        body = m.group(2)
+        parts = body.split("\n")
+        if parts and parts[-1] == "":
+            parts.pop()
+        return m.group(1) + "".join(f'<span class="cl">{p}</span>\n' for p in parts) + m.group(3)
+    return _PRE_BODY.sub(lines, code_html, count=1)
 
 
 def _render_fence(self, tokens, idx, options, env):
@@ -216,7 +250,7 @@ def _render_fence(self, tokens, idx, options, env):
         lexer = get_lexer_by_name(lang) if lang else get_lexer_by_name("text")
     except ClassNotFound:
         lexer = get_lexer_by_name("text")
-    code = highlight(tok.content, lexer, _FORMATTER).replace("<pre>", f"<pre {SCROLL_FOCUS}>", 1)
+    code = _line_blocks(highlight(tok.content, lexer, _FORMATTER).replace("<pre>", f"<pre {SCROLL_FOCUS}>", 1))
     source = tok.meta.get("source")
     head = ""
     if source:
@@ -266,6 +300,7 @@ class ChapterDoc:
     demos: list[str] = field(default_factory=list)
     citations: list[str] = field(default_factory=list)           # keys in order of first use
     anchor_checks: list[tuple[int, str, str]] = field(default_factory=list)  # (line, slug, anchor)
+    callouts: list[dict] = field(default_factory=list)  # misconceptions and discussion questions: {id, kind, text, section}
 
 
 def _parse_include(info: str, project: Path, path: Path, line: int, diags: Diagnostics):
@@ -425,6 +460,19 @@ def resolve(doc: ChapterDoc, *, project: Path, chapter_files: dict[str, str], re
                 claim_id(f"demo-{name}", line)
                 doc.demos.append(name)
             tok.meta = {"demo": name}
+        elif tok.type in ("container_misconception_open", "container_question_open"):
+            kind = tok.type[len("container_"):-len("_open")]
+            text = tok.info.strip()[len(kind):].strip().strip('"\u201c\u201d') or ADMONITIONS[kind]
+            hid = f"{kind}-{slugify(text)}"[:72].rstrip("-")
+            if hid in ids:
+                k = 2
+                while f"{hid}-{k}" in ids:
+                    k += 1
+                hid = f"{hid}-{k}"
+            claim_id(hid, line)
+            tok.meta = {"id": hid}
+            doc.callouts.append({"id": hid, "kind": kind, "text": text,
+                                 "section": doc.toc[-1]["id"] if doc.toc else None})
         elif tok.type == "html_block":
             for hid in re.findall(r'\sid="([^"]+)"', tok.content):
                 claim_id(hid, line)
@@ -438,10 +486,52 @@ def render(md: MarkdownIt, doc: ChapterDoc) -> str:
 
 
 def render_toc(md: MarkdownIt, doc: ChapterDoc) -> list[dict]:
+    """The headings (h2 with nested h3); each discussion question nested under its section; and the
+    misconceptions gathered in one entry of their own, placed before the discussion questions' section."""
     def one(e):
         title = md.renderer.render(e["inline"].children, md.options, doc.env)
         return {"id": e["id"], "title_html": title, "level": e["level"], "children": [one(c) for c in e["children"]]}
-    return [one(e) for e in doc.toc]
+
+    def callout(c, prefix=""):
+        return {"id": c["id"], "title_html": prefix + html.escape(c["text"]), "level": 3, "children": []}
+
+    toc = [one(e) for e in doc.toc]
+    for c in doc.callouts:
+        if c["kind"] == "question":
+            for e in toc:
+                if e["id"] == c["section"]:
+                    e["children"].append(callout(c))
+    wrong = [callout(c, "\u2717 ") for c in doc.callouts if c["kind"] == "misconception"]
+    if wrong:
+        group = {"id": wrong[0]["id"], "title_html": f"Misconceptions ({len(wrong)})", "level": 2, "children": wrong}
+        at = next((i for i, e in enumerate(toc) if any(c["section"] == e["id"] and c["kind"] == "question"
+                                                       for c in doc.callouts)), len(toc))
+        toc.insert(at, group)
+    return toc
+
+
+WORDS_PER_MINUTE = 200      # technical prose
+DISPLAY_MATH_WORDS = 25     # reading one display equation counts as this many words
+
+
+def reading_minutes(doc: ChapterDoc) -> dict[str, int]:
+    """Minutes to read the chapter at each depth: the words outside layers plus those of every layer up to
+    that depth (code counted as words, each display equation as DISPLAY_MATH_WORDS), at WORDS_PER_MINUTE."""
+    words = {"": 0, **{name: 0 for name in LAYERS}}
+    layer = ""
+    for tok in doc.tokens:
+        name = tok.type[len("container_"):].rsplit("_", 1)[0] if tok.type.startswith("container_") else ""
+        if name in LAYERS:
+            layer = name if tok.nesting == 1 else ""
+        elif tok.type in ("math_block", "math_block_label"):
+            words[layer] += DISPLAY_MATH_WORDS
+        elif tok.type in ("inline", "fence"):
+            words[layer] += len(re.findall(r"[A-Za-z0-9]+", tok.content))
+    out, total = {}, words[""]
+    for name in LAYERS:
+        total += words[name]
+        out[name] = max(1, round(total / WORDS_PER_MINUTE))
+    return out
 
 
 DEMO_BLOCK = re.compile(r"<!--demo-start:([\w-]*)-->(.*?)<!--demo-end-->", re.S)

@@ -114,3 +114,12 @@ class StyleClasses:
             decls = ";".join(f"{d.strip()} !important" for d in style.split(";") if d.strip())
             out.append(f".{cls}{{{decls}}}")
         return "\n".join(out) + "\n"
+
+
+def for_search(markup: str) -> str:
+    """KaTeX markup with its TeX source and its glyph-by-glyph HTML hidden from the search index
+    (data-pagefind-ignore): Pagefind then indexes the MathML's text (e.g. "m i,t ∈ {0,1}"), never "\\in \\{0, 1\\}"."""
+    markup = markup.replace('<annotation encoding="application/x-tex">',
+                            '<annotation encoding="application/x-tex" data-pagefind-ignore>')
+    return markup.replace('<span class="katex-html" aria-hidden="true">',
+                          '<span class="katex-html" aria-hidden="true" data-pagefind-ignore>')

@@ -26,7 +26,7 @@ from . import markdown as mdown
 from . import pyodide_assets
 from .diagnostics import BuildFailed, Diagnostic, Diagnostics
 from .graph import graph_svg, load_connections, load_references, reference_html
-from .mathtex import KatexUnavailable, StyleClasses, load_macros, render_batch
+from .mathtex import KatexUnavailable, StyleClasses, for_search, load_macros, render_batch
 from .sources import ChapterSource, load_chapter
 
 MARKER = ".grpo-explainer-build.json"
@@ -187,7 +187,7 @@ def typeset(chapters: list[Chapter], macros: dict, project: Path, styles: StyleC
     except KatexUnavailable as e:
         diags.add(project / "package.json", 1, "katex", str(e))
         results = [{"error": None}] * len(unique)
-    math = {(m.tex, m.display): styles.rewrite(r["html"]) for m, r in zip(unique, results) if "html" in r}
+    math = {(m.tex, m.display): for_search(styles.rewrite(r["html"])) for m, r in zip(unique, results) if "html" in r}
     failed = {(m.tex, m.display): r["error"] for m, r in zip(unique, results) if r.get("error")}
     for m in items:
         if (m.tex, m.display) in failed:
@@ -209,7 +209,7 @@ def render_demo(render: Renderer, demo: demofolders.Demo, caption_html: str, roo
     ctx = {"root": root, "pyodide": pyodide,
            "demo": {"name": demo.name, "caption_html": caption_html, "state": demo.state,
                     "limits": demo.state.get("limits", {}), "state_json": json.dumps(demo.state),
-                    "first_frame": demo.first_frame, "view_url": demo.view_url,
+                    "first_frame": demo.first_frame, "view_url": demo.view_url, "prompts": demo.prompts,
                     "manifest_url": "demos/manifest.json",
                     "code": [{"path": c.path, "function": c.function, "line": c.line, "source": c.source}
                              for c in demo.code],
@@ -292,6 +292,7 @@ def gather(opts: Options) -> Site:
             **{k: nav_entry[k] for k in ("slug", "title", "short_title", "tldr", "order")},
             "paper": {"arxiv": None, **chapter.source.meta["paper"]},
             "html": body, "toc": mdown.render_toc(md, chapter.doc), "demos": chapter.doc.demos,
+            "reading_minutes": mdown.reading_minutes(chapter.doc),
             "prev": nav[i - 1] if i > 0 else None,
             "next": nav[i + 1] if i + 1 < len(nav) else None,
             "builds_on": [card(e) for e in conn.builds_on.get(chapter.slug, [])],

@@ -72,6 +72,17 @@ RUNTIME_SRI = {
     LOCK_FILE: "sha384-1cFE0bj3+mm1a83kcqiWxoaBhrf6jPPJJORlx1TComnZ0WaHwE4znlohwPXL5tUL",
 }
 RUNTIME_FILES = tuple(RUNTIME_SHA256)
+# What the page's worker downloads to go live (sizes of the files pinned by sha256 above and in the lock; the
+# status line and the metered-connection prompt state them). tests/test_pyodide_assets.py checks them
+# against the cache.
+DOWNLOAD_BYTES = {
+    "pyodide.mjs": 13931,
+    "pyodide.asm.js": 1255688,
+    "pyodide.asm.wasm": 10105545,
+    "python_stdlib.zip": 2360737,
+    LOCK_FILE: 112205,
+    "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl": 3061133,
+}
 
 NPM_SPEC = f"pyodide@{PYODIDE_VERSION}"
 NPM_TARBALL = f"pyodide-{PYODIDE_VERSION}.tgz"
@@ -389,7 +400,8 @@ def runtime_config(mode: str, root_rel: str = "") -> dict:
     if root_rel and not root_rel.endswith("/"):
         raise ValueError(f"root_rel must be empty or end with '/', not {root_rel!r}")
     index_url = CDN_INDEX_URL if mode == "cdn" else f"{root_rel}pyodide/"
-    return {"mode": mode, "version": PYODIDE_VERSION, "index_url": index_url, "integrity": dict(RUNTIME_SRI)}
+    return {"mode": mode, "version": PYODIDE_VERSION, "index_url": index_url, "integrity": dict(RUNTIME_SRI),
+            "download_bytes": sum(DOWNLOAD_BYTES.values())}
 
 
 # --- CLI --------------------------------------------------------------------------------------

@@ -256,7 +256,8 @@ def test_registry_reports_a_broken_demo_as_data(tmp_path, monkeypatch, capsys):
     finally:
         for name in ("zz-good", "zz-broken"):
             sys.modules.pop(registry.module_name(name), None)
-    assert data["zz-good"] == {"ok": True, "state": {"x": 1, "limits": {}}, "code": [], "data": []}
+    assert data["zz-good"] == {"ok": True, "state": {"x": 1, "limits": {}}, "code": [], "data": [],
+                                "prompts": []}
     assert data["zz-broken"] == {"ok": False, "error": {"file": "demos/zz-broken/demo.py", "line": 5,
                                                         "message": "ZeroDivisionError: division by zero"}}
 

@@ -20,6 +20,23 @@ LIMITS = {
     "baseline": {"default": "mean", "choices": ["mean", "leave_one_out"]},
 }
 CODE = [("demos/grpo_core.py", "group_advantages")]
+# "Predict, then try" (the shared frame shows them beside the controls; "state" is this demo's URL-hash format,
+# the text its "Copy link to this setup" writes; the numbers in "look" are checked in tests/test_reader_path.py).
+PROMPTS = [
+    {"ask": "Answer #3 (\u201cIt arrives at 4:35.\u201d, reward 0.70) is in every group. Among strong siblings, "
+            "will GRPO push it up or down?",
+     "state": "g:strong;r:1,1,0.7,0.9,1,1,0.9,1;n:1;d:1;b:mean",
+     "look": "Down: its advantage is \u22122.24, because its siblings did better. In the weak group the same "
+             "0.70 gets +2.36. Good is relative to the group."},
+    {"ask": "Give all eight answers the same reward, 0.50. What does this group teach the policy?",
+     "state": "g:mixed;r:0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5;n:1;d:1;b:mean",
+     "look": "Nothing: every advantage is 0 whatever the common reward is (TRL adds 10\u207b\u2074 to the std, "
+             "so nothing divides by zero)."},
+    {"ask": "Stop dividing by the std (Dr. GRPO). Which bars change, and does their order?",
+     "state": "g:mixed;r:1,0,0.7,1,0.3,0.1,0.9,0;n:0;d:1;b:mean",
+     "look": "Every advantage shrinks by the same factor, the std (0.447): +1.12 becomes +0.50. Order and "
+             "signs stay the same."},
+]
 
 PROBLEM = "A train leaves at 2:45 pm and the trip takes 1 h 50 min. At what time does it arrive?"
 RUBRIC = ("Reward-model score in [0, 1]: 1 = right time with working, partial credit for a right "

@@ -3,8 +3,11 @@
 import { DemoShell } from "./shell.js";
 import { tag, text, svgRoot, scale, signed, spread } from "./svg.js";
 
-const W = 640, H = 420, LEFT = 58, RIGHT = 64;
-const TOP_PANEL = [34, 178], BOTTOM_PANEL = [240, 385];
+// Layout in SVG units. On phones the text is drawn at about 21-24 units (demos.css doubles it), so every gap
+// that separates two labels is at least 24 units: the title band, the line labels, the bar labels and the x ticks.
+const W = 640, H = 448, LEFT = 58, RIGHT = 72;
+const TOP_PANEL = [48, 172], BOTTOM_PANEL = [254, 382];
+const ADV_TITLE_Y = 218, LABEL_GAP = 24;
 
 function ticks(values, y, fmt) {
   return values.map((v) => [
@@ -19,27 +22,27 @@ export function render({ rewards, result }) {
   const x = scale(0, n, LEFT, W - RIGHT);
   const bw = ((W - RIGHT - LEFT) / n) * 0.6;
   const yr = scale(0, 1, TOP_PANEL[1], TOP_PANEL[0]);
-  const lim = Math.max(2, ...result.advantages.map((a) => Math.abs(a) * 1.15));
+  const lim = Math.max(2, ...result.advantages.map((a) => Math.abs(a) * 1.1));
   const ya = scale(-lim, lim, BOTTOM_PANEL[1], BOTTOM_PANEL[0]);
   const step = lim > 4 ? 2 : 1;
   const at = [];
   for (let v = -Math.floor(lim / step) * step; v <= lim; v += step) at.push(v);
   const clampR = (v) => yr(Math.min(1.08, Math.max(-0.08, v)));
   const lines = [["mean", result.mean, "mean-line"], ["+std", result.mean + result.std, "std-line"], ["\u2212std", result.mean - result.std, "std-line"]];
-  const labelY = spread(lines.map(([, v]) => clampR(v) + 4), 13, TOP_PANEL[0] - 6, TOP_PANEL[1] + 16);
+  const labelY = spread(lines.map(([, v]) => clampR(v) + 6), LABEL_GAP, TOP_PANEL[0] - 4, TOP_PANEL[1] + 20);
   const bars = rewards.map((r, i) => {
     const cx = x(i + 0.5);
     const a = result.advantages[i];
     return [
       tag("rect", { x: cx - bw / 2, width: bw, y: yr(r), height: Math.max(0, yr(0) - yr(r)), class: "bar reward" }),
       tag("rect", { x: cx - bw / 2, width: bw, y: Math.min(ya(a), ya(0)), height: Math.abs(ya(a) - ya(0)), class: `bar adv ${a < 0 ? "neg" : "pos"}` }),
-      text({ x: cx, y: a >= 0 ? ya(a) - 5 : ya(a) + 14, class: "bar-label", "text-anchor": "middle" }, signed(a)),
-      text({ x: cx, y: H - 14, class: "tick-label", "text-anchor": "middle" }, `#${i + 1}`),
+      text({ x: cx, y: a >= 0 ? ya(a) - 5 : ya(a) + 19, class: "bar-label", "text-anchor": "middle" }, signed(a)),
+      text({ x: cx, y: H - 10, class: "tick-label", "text-anchor": "middle" }, `#${i + 1}`),
     ];
   });
   return svgRoot(W, H, "Rewards with group mean and ±std, and the advantages",
-    text({ x: LEFT, y: 16, class: "axis-title" }, "reward rᵢ  (line: group mean, dashed: ±std)"),
-    text({ x: LEFT, y: BOTTOM_PANEL[0] - 22, class: "axis-title" }, "advantage Âᵢ"),
+    text({ x: LEFT, y: 26, class: "axis-title" }, "reward rᵢ"),
+    text({ x: LEFT, y: ADV_TITLE_Y, class: "axis-title" }, "advantage Âᵢ"),
     tag("g", { class: "ticks" }, ticks([0, 0.5, 1], yr, (v) => v.toFixed(1))),
     tag("g", { class: "ticks" }, ticks(at, ya, (v) => (v > 0 ? `+${v}` : v < 0 ? `\u2212${-v}` : "0"))),
     bars,
@@ -124,17 +127,18 @@ export function mount(figure, runtime, initial) {
     shell.announce(`Mean ${res.mean.toFixed(2)}, std ${res.std.toFixed(2)}. Advantages: ${res.advantages.map((a) => signed(a).replace("\u2212", "minus ")).join(", ")}.`);
   }
 
-  // ----- wiring -----
-  const fromHash = shell.readHash((t) => parseHash(t, sliders.length, initial.limits));
-  if (fromHash) {
-    if (initial.groups[fromHash.group]) setGroup(fromHash.group);
-    sliders.forEach((s, i) => { s.value = String(fromHash.rewards[i]); });
-    setRadio("norm", fromHash.normalise ? "on" : "off");
-    setRadio("ddof", fromHash.ddof);
-    setRadio("baseline", fromHash.baseline);
-    sliders.forEach((s, i) => { s.nextElementSibling.textContent = Number(s.value).toFixed(2); });
-    shell.update();
+  // a state from the URL hash or a "try it" prompt (the same text "Copy link" writes)
+  function apply(state) {
+    if (initial.groups[state.group]) setGroup(state.group);
+    sliders.forEach((s, i) => { s.value = String(state.rewards[i]); });
+    setRadio("norm", state.normalise ? "on" : "off");
+    setRadio("ddof", state.ddof);
+    setRadio("baseline", state.baseline);
+    changed();
   }
+
+  // ----- wiring -----
+  shell.followHash((t) => parseHash(t, sliders.length, initial.limits), apply);
   syncOptions();
   sliders.forEach((s) => s.addEventListener("input", changed));
   figure.querySelectorAll(".demo-choice input").forEach((r) => r.addEventListener("change", changed));

@@ -23,6 +23,24 @@ LIMITS = {
 }
 CODE = [("demos/policy_dynamics.py", "step"), ("demos/grpo_core.py", "grpo_loss")]
 SPEEDS = [1, 2, 5, 10, 30, 60]          # steps per second the view may play at
+# "Predict, then try" (shown by the shared frame; "state" is this demo's URL-hash format, as "Copy link" writes it)
+PROMPTS = [
+    {"ask": "With only G = 2 answers per group, will learning be smoother or noisier than with G = 8? "
+            "Set it, then press Play.",
+     "state": "G:2;beta:0.04;eps:0.2;lr:0.5;mu:2;seed:0;speed:5",
+     "look": "Slower and in jumps: a pair is often both wrong or both right, and then both advantages are 0 "
+             "and the step changes nothing (17 of the first 20 steps at seed 0). After 20 steps \u03c0(correct) "
+             "is 0.21, against 0.92 with G = 8."},
+    {"ask": "Take \u03bc = 8 updates per group and learning rate 1. Does clipping fire?",
+     "state": "G:8;beta:0.04;eps:0.2;lr:1;mu:8;seed:0;speed:5",
+     "look": "Yes: after the first updates the ratio leaves [1 \u2212 \u03b5, 1 + \u03b5] and the "
+             "\u201cclipped tokens\u201d readout reaches 40\u201385% in the first steps (at seed 0); the clip caps how far "
+             "one group can move the policy."},
+    {"ask": "Raise \u03b2 (the KL weight) to 0.5. Where does the policy end up?",
+     "state": "G:8;beta:0.5;eps:0.2;lr:0.5;mu:2;seed:0;speed:5",
+     "look": "Held back: after 200 steps \u03c0(correct) is 0.77 (0.99 with \u03b2 = 0.04), and the bars "
+             "stay closer to the reference ticks."},
+]
 MAX_STEPS_PER_CALL = 200
 RECORD_FIELDS = ("step", "probs", "samples", "rewards", "advantages", "kl", "clip_fraction", "expected_reward", "loss")
 

@@ -3,7 +3,9 @@
 import { DemoShell } from "./shell.js";
 import { tag, text, svgRoot, scale, signed, el } from "./svg.js";
 
-const W = 640, ROW = 30, LEFT = 70, RIGHT = 60, SPARK_H = 110, TOP = 34;
+// SVG units; phones draw the text at about 21-24 units (demos.css), so the right margin holds a probability
+// label ("0.999", ~60 units) beside a full bar, and the title band clears the first row's label.
+const W = 640, ROW = 30, LEFT = 70, RIGHT = 76, SPARK_H = 110, TOP = 42;
 
 // state: {answers: [K], rewards: [K], probs: [K], ref_probs: [K], history: [expected reward per step]} -> SVG
 export function render({ answers, rewards, probs, ref_probs: refProbs, history }) {
@@ -18,7 +20,7 @@ export function render({ answers, rewards, probs, ref_probs: refProbs, history }
       tag("rect", { x: LEFT, y, width: W - LEFT - RIGHT, height: ROW - 8, class: "grid-bg" }),
       tag("rect", { x: LEFT, y, width: Math.max(0, x(probs[k]) - LEFT), height: ROW - 8, class: `prob-bar ${ok ? "correct" : "wrong"}` }),
       tag("line", { x1: x(refProbs[k]), x2: x(refProbs[k]), y1: y - 2, y2: y + ROW - 6, class: "ref-tick" }),
-      text({ x: Math.min(x(probs[k]) + 6, W - RIGHT + 4), y: y + 16, class: "tick-label" }, probs[k].toFixed(3)),
+      text({ x: x(probs[k]) + 6, y: y + 16, class: "tick-label" }, probs[k].toFixed(3)),
     ];
   });
   const top = TOP + K * ROW + 30;
@@ -26,7 +28,7 @@ export function render({ answers, rewards, probs, ref_probs: refProbs, history }
   const sx = scale(0, n, LEFT, W - RIGHT);
   const sy = scale(0, 1, top + SPARK_H, top);
   return svgRoot(W, H, "Probability of each answer (bars; tick: reference policy) and the expected reward over steps",
-    text({ x: LEFT, y: 20, class: "axis-title" }, "π(answer)   (tick: reference π_ref)"),
+    text({ x: LEFT, y: 26, class: "axis-title" }, "π(answer) · tick: π_ref"),
     rows,
     text({ x: LEFT, y: top - 6, class: "axis-title" }, "expected reward by step"),
     tag("g", { class: "ticks" },
@@ -172,15 +174,18 @@ export function mount(figure, runtime, initial) {
     shell.writeHash([...KNOBS.map((k) => `${k}:${c[k]}`), `speed:${speedSelect.value}`].join(";"));
   }
 
-  // ----- wiring -----
-  const fromHash = shell.readHash((value) => parseHash(value, initial));
-  if (fromHash) {
-    for (const k of KNOBS) knob(k).value = String(fromHash.config[k]);
-    speedSelect.value = String(fromHash.speed);
-    shell.update();
-  } else if (reduceMotion.matches) {
-    speedSelect.value = "1";
+  // a state from the URL hash or a "try it" prompt (the text writeHash writes): a fresh run with those knobs
+  let applied = false;
+  function apply(settings) {
+    applied = true;
+    for (const k of KNOBS) knob(k).value = String(settings.config[k]);
+    speedSelect.value = String(settings.speed);
+    reset();
   }
+
+  // ----- wiring -----
+  shell.followHash((value) => parseHash(value, initial), apply);
+  if (!applied && reduceMotion.matches) speedSelect.value = "1";
   playButton.addEventListener("click", () => { runtime.start(); setPlaying(!playing); });
   q(".pd-step").addEventListener("click", () => { setPlaying(false); advance(1); });
   q(".pd-reset").addEventListener("click", reset);

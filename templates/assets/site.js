@@ -68,24 +68,67 @@
       if (spy) spy();
     });
   });
+  /* Land on an element: the blocks above it skip layout (content-visibility: auto) and only have estimated
+     heights, so lay them all out first, jump, and jump again once layout has settled. Their real heights are
+     then remembered (contain-intrinsic-size: auto), so nothing moves when they stop being laid out. */
+  function landOn(el, noteText) {
+    var target = (el.closest && el.closest(".math-block")) || el;
+    var landing = target;
+    var old = $(".depth-note-inline");
+    if (old) old.parentNode.removeChild(old);
+    if (noteText) {
+      /* the notice goes where the reader lands, just above the target */
+      var n = doc.createElement("p");
+      n.className = "depth-note depth-note-inline";
+      n.setAttribute("role", "status");
+      n.textContent = noteText;
+      target.parentNode.insertBefore(n, target);
+      landing = n;
+    }
+    html.classList.add("layout-all");
+    landing.scrollIntoView({ block: "start" });
+    requestAnimationFrame(function () {
+      requestAnimationFrame(function () {
+        landing.scrollIntoView({ block: "start" });
+        html.classList.remove("layout-all");
+      });
+    });
+  }
+  /* The element a hash names: an id, or for a shared demo setup (#demo-NAME=...&demo-OTHER=...) the first demo. */
+  function hashTarget() {
+    var id;
+    try { id = decodeURIComponent(window.location.hash.slice(1)); } catch (e) { return null; } /* malformed %-escape */
+    if (!id) return null;
+    var m = /^demo-([\w-]+)=/.exec(id);
+    return doc.getElementById(m ? "demo-" + m[1] : id);
+  }
   /* A link to something inside a hidden layer (e.g. #eq-... in the math layer) deepens the view. */
   function revealHashTarget() {
-    var id;
-    try { id = decodeURIComponent(window.location.hash.slice(1)); } catch (e) { return; } /* malformed %-escape */
-    if (!id) return;
-    var el = doc.getElementById(id);
+    var el = hashTarget();
     if (!el) return;
     var layer = el.closest ? el.closest("[data-layer]") : null;
     var cur = DEPTHS.indexOf(html.getAttribute("data-depth"));
     var need = layer ? DEPTHS.indexOf(layer.getAttribute("data-layer")) : -1;
+    var text = null;
     if (need > cur) {
-      setDepth(DEPTHS[need], false);
-      showNote("The link points into the " + layer.getAttribute("data-layer") + " layer, so the depth is now " + DEPTH_NAMES[DEPTHS[need]] + ".");
-      el.scrollIntoView();
+      setDepth(DEPTHS[need], true);
+      text = "This link points into the " + layer.getAttribute("data-layer") + " layer, so the depth is now " + DEPTH_NAMES[DEPTHS[need]] + ".";
     }
+    /* the browser's own jump may have used estimated heights (a demo's state writes use history.replaceState,
+       which fires no hashchange, so this runs only for real navigation) */
+    landOn(el, text);
   }
   revealHashTarget();
   window.addEventListener("hashchange", revealHashTarget);
+  /* depth buttons elsewhere on the page (the chapter's "read at your depth" line) */
+  $$("[data-set-depth]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var d = b.getAttribute("data-set-depth");
+      setDepth(d, true);
+      announce("Depth: " + DEPTH_NAMES[d]);
+      if (spy) spy();
+    });
+  });
 
   /* ---------- navigation drawer (small screens) ---------- */
   var menuBtn = $(".menu-btn"), sidebar = $("#sidebar"), scrim = $("#scrim");
@@ -146,7 +189,7 @@
       a.setAttribute("aria-selected", "false");
       a.tabIndex = -1;
       a.href = r.url;
-      var t = doc.createElement("span"); t.className = "r-title"; t.textContent = (r.meta && r.meta.title) || r.url;
+      var t = doc.createElement("span"); t.className = "r-title"; t.textContent = r.title;
       var x = doc.createElement("span"); x.className = "r-excerpt"; x.innerHTML = r.excerpt || ""; /* Pagefind escapes page text; only <mark> is markup */
       a.appendChild(t); a.appendChild(x);
       results.appendChild(a);
@@ -155,6 +198,30 @@
     active = -1;
     input.removeAttribute("aria-activedescendant");
     openPanel(true);
+  }
+  /* Pagefind also returns pages that only share a shorter prefix with a word (e.g. "zzqx" -> "z"): keep the
+     pages where every word of the query starts a word of the page. */
+  function matchesAll(q, text) {
+    var words = (text || "").toLowerCase().match(/[\p{L}\p{N}_]+/gu) || [];
+    return q.toLowerCase().split(/[^\p{L}\p{N}_]+/u).filter(Boolean).every(function (t) {
+      return words.some(function (w) { return w.lastIndexOf(t, 0) === 0; });
+    });
+  }
+  /* One option per section: a page's sub-results (its headings with ids) ranked by how many matches each
+     holds; the page itself when it has none. */
+  function sections(items, q) {
+    var out = [];
+    items.forEach(function (r) {
+      if (!matchesAll(q, r.content)) return;
+      var title = (r.meta && r.meta.title) || r.url;
+      var subs = (r.sub_results || []).filter(function (s) { return s.url && s.url.indexOf("#") > 0; });
+      subs.sort(function (a, b) { return (b.locations || []).length - (a.locations || []).length; });
+      if (!subs.length) { out.push({ url: r.url, title: title, excerpt: r.excerpt }); return; }
+      subs.slice(0, 3).forEach(function (s) {
+        out.push({ url: s.url, title: title + " \u203a " + s.title, excerpt: s.excerpt });
+      });
+    });
+    return out.slice(0, 10);
   }
   function runSearch() {
     var q = input.value.trim(), my = ++seq;
@@ -165,7 +232,7 @@
       if (my !== seq) return null;
       return Promise.all(res.results.slice(0, 8).map(function (r) { return r.data(); }));
     }).then(function (items) {
-      if (items && my === seq) render(items, q);
+      if (items && my === seq) render(sections(items, q), q);
     }).catch(function () {
       if (my !== seq) return;
       results.textContent = "";

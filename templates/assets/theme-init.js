@@ -15,4 +15,6 @@
   }
   if (!depth && depths.indexOf(get("depth")) >= 0) depth = get("depth");
   d.setAttribute("data-depth", depth || "implementation");
+  /* a shared demo setup in the link (#demo-NAME=...): demos show their derived numbers as pending until mounted */
+  if (/^#demo-[\w-]+=/.test(window.location.hash)) d.setAttribute("data-shared", "");
 })();

@@ -52,11 +52,20 @@ async function mountOne(figure, runtime, start) {
   figure.addEventListener("focusin", start, { once: true });
 }
 
+// Save-Data, a slow or a cellular connection: the reader chooses to download the runtime (the status line
+// offers it, with its size); nothing starts it by itself.
+export function metered(connection = navigator.connection) {
+  if (!connection) return false;
+  return Boolean(connection.saveData) || ["slow-2g", "2g", "3g"].includes(connection.effectiveType)
+    || connection.type === "cellular";
+}
+
 function main() {
   const figures = [...document.querySelectorAll("figure.demo[data-demo][data-view]")];
   if (!figures.length) return;
   const runtime = new Runtime(runtimeConfig(figures[0]));
-  const start = () => runtime.start();
+  runtime.askFirst = metered();
+  const start = () => { if (!runtime.askFirst) runtime.start(); };
   for (const figure of figures) mountOne(figure, runtime, start);
   if ("IntersectionObserver" in window) {
     const io = new IntersectionObserver((entries) => {

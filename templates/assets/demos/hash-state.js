@@ -31,8 +31,13 @@ export function readHashState(name) {
   }
 }
 
+// a value as it appears in the hash: percent-encoded, but with "," ":" ";" kept readable
+function encode(value) {
+  return encodeURIComponent(value).replace(/%2C/g, ",").replace(/%3A/g, ":").replace(/%3B/g, ";");
+}
+
 export function writeHashState(name, value) {
-  pending.set(name, encodeURIComponent(value).replace(/%2C/g, ",").replace(/%3A/g, ":").replace(/%3B/g, ";"));
+  pending.set(name, encode(value));
   if (!writeTimer) writeTimer = setTimeout(flushHashState, HASH_WRITE_MS);
 }
 
@@ -48,3 +53,11 @@ export function flushHashState() {
 }
 
 if (typeof addEventListener === "function") addEventListener("pagehide", flushHashState); // (not in Node: the build imports views)
+
+// The URL of this page that opens demo NAME with state VALUE (only that demo's entry in the hash);
+// with no value, the demo's plain anchor (#demo-NAME: its default setup).
+export function setupURL(name, value) {
+  const base = `${location.origin}${location.pathname}${location.search}`;
+  if (value === null || value === undefined) return `${base}#demo-${name}`;
+  return `${base}#demo-${name}=${encode(value)}`;
+}

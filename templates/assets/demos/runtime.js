@@ -36,6 +36,12 @@ export class Runtime {
     this.sources = new Map(); // repository path -> the text the interpreter runs now (edited code)
     this.originals = new Map(); // repository path -> the text the page shipped
     this.sourceListeners = new Set();
+    this.loadedBytes = 0; // runtime files downloaded so far (worker "progress" messages)
+    this.progressListeners = new Set();
+  }
+
+  onProgress(fn) {
+    this.progressListeners.add(fn);
   }
 
   onChange(fn) {
@@ -98,6 +104,9 @@ export class Runtime {
       if (msg.stage === this.stage && (!msg.source || msg.source === this.source)) return;
       if (msg.source) this.source = msg.source;
       this.setStage(msg.stage);
+    } else if (msg.type === "progress") {
+      this.loadedBytes += msg.bytes;
+      for (const fn of this.progressListeners) fn(this.loadedBytes, msg.file);
     } else if (msg.type === "snapshot") {
       performance.mark(`demo-snapshot-${msg.event}`); // wanted | restored | dropped: read by tests and bench/
       if (msg.event === "wanted") this.snapshotWanted = true;
@@ -154,6 +163,7 @@ export class Runtime {
     for (const [path, text] of this.originals) this.sources.set(path, text);
     if (this.worker) this.worker.terminate();
     this.worker = null;
+    this.loadedBytes = 0;
     for (const entry of this.pending.values()) {
       clearTimeout(entry.timer);
       entry.reject(new RuntimeGone("the Python runtime was restarted"));

@@ -1,10 +1,14 @@
 // What every demo figure shares: the status line with named stages and retry, the Demo/Python tabs,
 // the editable code, the error box, the URL-hash state and the coalesced request loop.
 import { STAGES, STAGE_LABELS, TimedOut, RuntimeGone } from "./runtime.js";
-import { readHashState, writeHashState } from "./hash-state.js";
+import { readHashState, writeHashState, setupURL } from "./hash-state.js";
 import { el } from "./svg.js";
 
-const STATIC_TEXT = "Static figure computed at build time by CPython numpy.";
+const STATIC_TEXT = "This figure was drawn when the page was built; it becomes live (numpy in your browser) as you reach it.";
+
+function megabytes(bytes) {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
 
 export class DemoShell {
   // spec: {fn (a function of demos/<name>/demo.py), payload() -> object, render(result), onLive?()}
@@ -21,7 +25,10 @@ export class DemoShell {
     this.buildStatus();
     this.buildTabs();
     this.buildCode();
+    this.buildShare();
+    this.buildPrompts();
     runtime.onChange((stage, error) => this.onStage(stage, error));
+    if (runtime.onProgress) runtime.onProgress((bytes) => this.onProgress(bytes));
   }
 
   // ----- status: static -> loading (runtime, numpy, demo code) -> live | error -----
@@ -36,8 +43,11 @@ export class DemoShell {
     }
     this.retryButton = el("button", { type: "button", class: "demo-retry", hidden: "" }, "Retry");
     this.retryButton.addEventListener("click", () => this.runtime.retry());
-    this.startButton = el("button", { type: "button", class: "demo-start" }, "Run live");
-    this.startButton.addEventListener("click", () => this.runtime.start());
+    // on a metered or Save-Data connection the reader chooses to download the runtime (runtime.askFirst)
+    const size = Number(this.figure.dataset.downloadBytes) || 0;
+    this.startButton = el("button", { type: "button", class: "demo-start" },
+      this.runtime.askFirst ? `Load live Python${size ? ` (${megabytes(size)} download)` : ""}` : "Run live");
+    this.startButton.addEventListener("click", () => { this.runtime.askFirst = false; this.runtime.start(); });
     this.status.replaceChildren(this.statusText, this.stageList, this.startButton, this.retryButton);
   }
 
@@ -57,7 +67,9 @@ export class DemoShell {
     this.stageList.hidden = stage === "static" || stage === "error";
     if (stage === "static") {
       f.dataset.state = "static";
-      this.statusText.textContent = STATIC_TEXT;
+      this.statusText.textContent = this.runtime.askFirst
+        ? "Your connection is metered or in data-saver mode, so live Python waits for you. This is the figure drawn when the page was built."
+        : STATIC_TEXT;
     } else if (stage === "error") {
       f.dataset.state = "error";
       this.statusText.textContent = `Live Python could not load (${STAGE_LABELS[error.stage] || error.stage}: ${error.message}); this is the static build-time figure.`;
@@ -68,8 +80,20 @@ export class DemoShell {
       this.update();
     } else {
       f.dataset.state = "loading";
-      this.statusText.textContent = `Static figure for now; loading live numpy: ${this.runtime.stageLabel(stage)}…`;
+      this.stage = stage;
+      this.statusText.textContent = this.loadingText();
     }
+  }
+
+  loadingText() {
+    const size = Number(this.figure.dataset.downloadBytes) || 0;
+    const got = this.runtime.loadedBytes || 0;
+    const bytes = got ? ` (${megabytes(got)}${size ? ` of about ${megabytes(size)}` : ""} downloaded)` : "";
+    return `Loading live Python: ${this.runtime.stageLabel(this.stage)}${bytes}…`;
+  }
+
+  onProgress() {
+    if (this.figure.dataset.state === "loading") this.statusText.textContent = this.loadingText();
   }
 
   // ----- Demo / Python tabs (WAI-ARIA tabs; without JS both panels simply show) -----
@@ -186,16 +210,24 @@ export class DemoShell {
   // ----- coalesced requests: at most one call in flight, the newest state wins -----
   // An input is sent at once when nothing is in flight (no frame of added latency); inputs that arrive
   // meanwhile only mark the state dirty, and the newest state is sent when the answer comes back.
+  // Until Python answers, the numbers derived from the inputs are stale: the figure is marked pending
+  // (demos.css hides them and dims the chart), so no two numbers on screen ever disagree.
   update() {
     this.dirty = true;
-    if (!this.runtime.live) this.figure.classList.add("is-pending");
+    if (!this.runtime.live) this.setPending(true);
     this.flush();
+  }
+
+  setPending(on) {
+    this.figure.classList.toggle("is-pending", on);
+    const main = this.figure.querySelector(".demo-main");
+    if (main) main.setAttribute("aria-busy", on ? "true" : "false");
   }
 
   flush() {
     if (!this.dirty || this.inflight) return;
     if (!this.runtime.live) {
-      this.runtime.start();
+      if (!this.runtime.askFirst) this.runtime.start();
       return; // onStage("live") calls update() again
     }
     this.dirty = false;
@@ -203,7 +235,7 @@ export class DemoShell {
     this.runtime.call(this.name, this.spec.fn, this.spec.payload())
       .then((result) => {
         const t0 = performance.now();
-        this.figure.classList.remove("is-pending");
+        this.setPending(false);
         this.spec.render(result);
         this.showError(null);
         this.figure.dataset.renders = String(Number(this.figure.dataset.renders || 0) + 1);
@@ -237,7 +269,74 @@ export class DemoShell {
   }
 
   writeHash(value) {
+    this.hashValue = value;
     writeHashState(this.name, value);
+  }
+
+  // The view's way in for a state given as hash text (a shared link on load, a "try it" prompt):
+  // parse(text) -> object (throws on bad text), apply(object) sets the controls and updates the figure.
+  followHash(parse, apply) {
+    this.applyText = (raw) => {
+      let parsed;
+      try {
+        parsed = parse(raw);
+      } catch (err) {
+        this.note(`The settings in the link could not be used (${err.message}); showing the defaults.`);
+        return false;
+      }
+      this.note("");
+      this.hashValue = raw;
+      apply(parsed);
+      return true;
+    };
+    if (this.promptList) this.promptList.hidden = false;
+    const raw = readHashState(this.name);
+    if (raw !== null) this.applyText(raw);
+  }
+
+  // ----- "Copy link to this setup": the page URL with only this demo's state in the hash -----
+  buildShare() {
+    const button = this.figure.querySelector(".demo-copy-link");
+    const out = this.figure.querySelector(".demo-share-status");
+    if (!button) return;
+    button.hidden = false;
+    button.addEventListener("click", () => {
+      const url = setupURL(this.name, this.hashValue ?? readHashState(this.name));
+      const done = (text) => { out.textContent = text; clearTimeout(this.shareTimer); this.shareTimer = setTimeout(() => { out.textContent = ""; }, 4000); };
+      const fallback = () => {
+        out.textContent = "";
+        const field = el("input", { type: "text", class: "demo-share-url", readonly: "", value: url, "aria-label": "Link to this setup" });
+        out.append("Copy this link: ", field);
+        field.select();
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(url).then(() => done("Link copied: it opens this demo with these settings."), fallback);
+      } else {
+        fallback();
+      }
+      button.dataset.url = url;
+    });
+  }
+
+  // ----- "Predict, then try": the demo's PROMPTS (demo.py), each a state in the demo's hash format -----
+  buildPrompts() {
+    this.promptList = this.figure.querySelector(".demo-prompts");
+    if (!this.promptList) return;
+    this.promptList.hidden = true; // shown once the view has called followHash
+    for (const item of this.promptList.querySelectorAll("[data-prompt-state]")) {
+      const button = item.querySelector(".demo-prompt-try");
+      button.addEventListener("click", () => {
+        if (!this.applyText) return;
+        const raw = item.dataset.promptState;
+        writeHashState(this.name, raw);
+        if (!this.applyText(raw)) return;
+        for (const other of this.promptList.querySelectorAll(".demo-prompt")) other.classList.toggle("is-active", other === item);
+        const look = item.querySelector(".demo-prompt-look");
+        if (look) look.hidden = false;
+        const chart = this.figure.querySelector(".demo-chart");
+        if (chart && chart.getBoundingClientRect().top < 0) chart.scrollIntoView({ block: "nearest" });
+      });
+    }
   }
 
   note(text) {

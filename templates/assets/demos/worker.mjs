@@ -17,6 +17,7 @@
 //                                                  restored | dropped | failed | skipped
 //        {type: "restart"}                         a restored snapshot failed inside Pyodide: start a fresh
 //                                                  worker without one (the entry is already deleted)
+//        {type: "progress", file, bytes}              a runtime file arrived (bytes: its size), for the status line
 //        {type: "boot-error", stage, message}
 //        {type: "result", id, ok, value | error, ms}   ms: time spent in Python
 // Runs only in the worker: code a reader edits never touches the page.
@@ -104,16 +105,25 @@ function pinnedFetch(integrity, baseURL) {
     }
     if (url.startsWith(baseURL)) {
       const sri = integrity[url.slice(baseURL.length)];
-      if (sri) return plain(input, Object.assign({}, init, { integrity: sri }));
+      if (sri) return reportSize(plain(input, Object.assign({}, init, { integrity: sri })), url);
     }
-    return plain(input, init);
+    return reportSize(plain(input, init), url);
   };
+}
+
+// the status line counts the bytes downloaded: each file's size once it has arrived (Content-Length)
+function reportSize(promise, url) {
+  return promise.then((response) => {
+    const bytes = Number(response.headers.get("content-length")) || 0;
+    if (response.ok && bytes) post({ type: "progress", file: url.slice(url.lastIndexOf("/") + 1), bytes });
+    return response;
+  });
 }
 
 // import() cannot carry an integrity attribute: fetch with integrity, then import the verified bytes.
 async function importVerified(url, sri) {
   if (!sri) return import(url);
-  const response = await self.fetch(url, { integrity: sri });
+  const response = await self.fetch(url, { integrity: sri }); // self.fetch is pinnedFetch: reports the size
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   const blobURL = URL.createObjectURL(new Blob([await response.text()], { type: "text/javascript" }));
   try {
