@@ -102,16 +102,9 @@ def set_scheme(page, theme: str) -> None:
     page.evaluate("(t) => document.documentElement.setAttribute('data-theme', t)", theme)
 
 
-# gpu-memory is being rebuilt into a planner in another branch; at 375 px its "GRPO" and "80 GB" labels
-# leave the SVG (found by this test). Not strict: it passes once the new view lands.
-KNOWN = {("375", "gpu-memory"): "gpu-memory's labels leave the SVG at 375 px (its view is being rebuilt elsewhere)"}
-
-
 @pytest.mark.parametrize("name", registry.names())
-def test_no_figure_text_overlaps_or_leaves_its_svg_in_any_preset(live_page, name, request):
+def test_no_figure_text_overlaps_or_leaves_its_svg_in_any_preset(live_page, name):
     page, size, scheme = live_page
-    if (size, name) in KNOWN:
-        request.applymarker(pytest.mark.xfail(reason=KNOWN[(size, name)], strict=False))
     figs = page.locator(f'figure.demo[data-demo="{name}"]').all()
     if not figs:
         pytest.skip(f"no chapter uses {name}")

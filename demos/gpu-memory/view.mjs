@@ -51,7 +51,7 @@ export function render({ result: res }) {
     const p = res[alg].stack.parts.find(([k]) => k === name);
     return p ? gib(p[1]) : "\u2013";
   };
-  const LY = axisY + 46, LH = 18, C1 = W - 80, C2 = W - RIGHT;
+  const LY = axisY + 64, LH = 22, C1 = W - 80, C2 = W - RIGHT;   // rows roomy enough for the phone's text size
   const legend = [
     text({ x: LEFT, y: LY, class: "axis-title" }, "GiB per GPU at the peak"),
     text({ x: C1, y: LY, class: "axis-title", "text-anchor": "end" }, "GRPO"),
@@ -74,9 +74,9 @@ export function render({ result: res }) {
     tag("g", { class: "ticks" },
       ticks.map((v) => [
         tag("line", { x1: x(v), x2: x(v), y1: TOP - 2, y2: axisY, class: "grid" }),
-        text({ x: x(v), y: axisY + 14, class: "tick-label", "text-anchor": v === 0 ? "start" : "middle" }, String(v)),
+        text({ x: x(v), y: axisY + 17, class: "tick-label", "text-anchor": v === 0 ? "start" : "middle" }, String(v)),
       ]),
-      text({ x: W - RIGHT, y: axisY + 28, class: "tick-label", "text-anchor": "end" }, "GiB per GPU")),
+      text({ x: W - RIGHT, y: axisY + 38, class: "tick-label", "text-anchor": "end" }, "GiB per GPU")),
     bars,
     tag("line", { x1: x(cap / GiB), x2: x(cap / GiB), y1: 8, y2: axisY, class: "limit-line" }),
     text({ x: x(cap / GiB) - 4, y: 14, class: "line-label", "text-anchor": "end" }, capLabel),
