@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import unquote
 
 import pytest
 
@@ -368,3 +369,35 @@ def test_printing_follows_the_depth(browser, served_site):
         assert shown == 0, "runtime chrome prints"
     finally:
         w.close()
+
+
+def hash_state(url: str, name: str) -> str:
+    """The value of #...demo-NAME=VALUE&... in a page URL ('' if absent)."""
+    fragment = unquote(url.split("#", 1)[1]) if "#" in url else ""
+    return next((part.split("=", 1)[1] for part in fragment.split("&") if part.startswith(f"demo-{name}=")), "")
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_every_prompt_sets_its_state_and_reveals_what_to_look_for(live_page, name):
+    """Each demo has 2-3 prompts; "Try it" puts the prompt's state in the link and shows the answer. For the
+    planner, whose answers quote its own numbers, the quoted GRPO peak is the one the figure then shows."""
+    page, _, _ = live_page
+    prompts = registry.describe(name)["prompts"]
+    assert 2 <= len(prompts) <= 3, name
+    fig = page.locator(f'figure.demo[data-demo="{name}"]')
+    if not fig.count():
+        pytest.skip(f"no chapter uses {name}")
+    for k, prompt in enumerate(prompts):
+        item = fig.locator(".demo-prompt").nth(k)
+        item.locator(".demo-prompt-try").scroll_into_view_if_needed()
+        item.locator(".demo-prompt-try").click()
+        poll(lambda item=item: item.locator(".demo-prompt-look").is_visible(), 15, 50, page, "the prompt's answer")
+        assert item.locator(".demo-prompt-look").inner_text() == prompt["look"]
+        # the view writes its whole state; every setting the prompt names is in it
+        wanted = set(prompt["state"].split(";"))
+        poll(lambda: wanted <= set(hash_state(page.url, name).split(";")), 15, 50, page,  # noqa: B023
+             "the prompt's state in the link")
+        if name == "gpu-memory":
+            settle(page, fig)
+            peak = float(fig.get_attribute("data-grpo-peak")) / 2**30
+            assert f"{peak:.1f} GiB" in prompt["look"]

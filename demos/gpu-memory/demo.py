@@ -70,3 +70,33 @@ def initial_state() -> dict:
         "options": options,
         "result": plan_result(options),
     }
+
+
+def _prompt(ask: str, state: dict, look) -> dict:
+    """A "predict, then try" prompt whose answer quotes the planner's own numbers for that state.
+    state: inputs (the rest at their defaults); look(result, defaults_result) -> the text to look for."""
+    options = limits.check(LIMITS, state)
+    hash_text = ";".join(f"{k}:{int(v) if isinstance(v, bool) else v}" for k, v in state.items())
+    return {"ask": ask, "state": hash_text, "look": look(plan_result(options), plan_result(limits.defaults(LIMITS)))}
+
+
+def _gib(b: float) -> str:
+    return planner_api.gib(b)
+
+
+PROMPTS = [
+    _prompt("PPO's critic is a second trained model. How much more than GRPO does PPO need on each GPU here?",
+            {"model": LIMITS["model"]["default"]},
+            lambda r, d: (f"GRPO peaks at {_gib(r['grpo']['peak'])} per GPU, PPO at {_gib(r['ppo']['peak'])}: the "
+                          f"difference, {_gib(r['ppo']['peak'] - r['grpo']['peak'])}, is the critic's weights, gradients "
+                          "and optimizer states (ZeRO-3 shards them over the GPUs).")),
+    _prompt("TRL's default \u03b2 is 0, which loads no reference model. Set \u03b2 = 0.04: what does the KL term cost?",
+            {"beta": 0.04},
+            lambda r, d: (f"GRPO's peak goes from {_gib(d['grpo']['peak'])} to {_gib(r['grpo']['peak'])} per GPU: "
+                          "a frozen bf16 copy of the policy, the reference, now has to be kept.")),
+    _prompt("Give vLLM a GPU of its own (server mode, 1 of the 4). Does training get more room or less?",
+            {"engine": "vllm_server", "vllm_gpus": 1},
+            lambda r, d: (f"GRPO's training GPUs peak at {_gib(r['grpo']['peak'])} instead of {_gib(d['grpo']['peak'])}: "
+                          "no engine shares them, but only 3 GPUs now share the ZeRO shards. "
+                          f"Verdict: {r['grpo']['headline'].split(': ')[1]}.")),
+]

@@ -229,15 +229,15 @@ export function mount(figure, runtime, initial) {
   figure.querySelectorAll('.pl-options input[type="number"]').forEach((f) => f.addEventListener("wheel", () => f.blur(), { passive: true }));
 
   // ----- wiring -----
-  const fromHash = shell.readHash((value) => parseHash(value, L));
-  if (fromHash) {
+  // a state from the URL hash or a "try it" prompt (the same text "Copy link" writes); unnamed inputs: defaults
+  function apply(fromHash) {
     const o = { ...initial.options, ...fromHash };
     for (const k of KEYS) write(k, o[k]);
     gpuType.value = initial.gpu_sizes.includes(o.gpu_gb) ? String(o.gpu_gb) : "custom";
     changed();
-  } else {
-    sync();
   }
+  sync();
+  shell.followHash((value) => parseHash(value, L), apply);
   // a pasted config.json fills the numbers (JSON.parse only; unknown keys are ignored, as the planner needs none)
   modelBox.querySelector('[name="config_json"]').addEventListener("input", (e) => {
     const text = e.target.value.trim();

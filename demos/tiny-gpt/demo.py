@@ -32,6 +32,24 @@ LIMITS = {
     "temperature": {"default": 1.0, "min": 0.1, "max": 2.0, "step": 0.1},
     "seed": {"default": 0, "min": 0, "max": 2**31 - 1, "step": 1, "integer": True},
 }
+PROMPTS = [   # "predict, then try": one click sets the demo to this state (the text a shared link carries)
+    {"ask": "Lower the sampling temperature to 0.3. The policy samples its favourite answers more often: "
+            "will it learn faster?",
+     "state": "temperature:0.3;compare:none;speed:60",
+     "look": "Slower, not faster: most groups come back all right or all wrong, so their advantages are 0 "
+             "(watch the zero-advantage curve climb towards 80 %) and only a few groups carry any signal. "
+             "This is what DAPO's dynamic sampling filters out."},
+    {"ask": "With μ = 1 the clipped-tokens curve stays at 0. Raise μ to 2: does the clip start to work?",
+     "state": "mu:2;compare:none;speed:60",
+     "look": "Yes: the second update of each batch is taken from a policy that has already moved, so ratios "
+             "leave [1 − ε, 1 + ε] and some tokens are clipped. With μ = 1 every ratio is exactly 1."},
+    {"ask": "Run GRPO and Dr. GRPO (no std division, constant normaliser) from the same seed. "
+            "Which learns faster here?",
+     "state": "compare:dr_grpo;speed:60",
+     "look": "Compare the two accuracy curves: both start from the same reference and samples, so any "
+             "difference is the loss. With 0/1 rewards, dividing by the std weights prompts the policy is "
+             "almost sure about more heavily."},
+]
 COMPARE = {   # the second run of the compare view: the reader's settings with these changed
     "none": {},
     "dr_grpo": {"loss_type": "dr_grpo", "std_scale": False},

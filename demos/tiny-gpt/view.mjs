@@ -275,13 +275,14 @@ export function mount(figure, runtime, initial) {
     shell.update();
   }
 
-  const fromHash = shell.readHash((v) => parseHash(v, initial));
-  if (fromHash) {
-    for (const k of KNOBS) knob(k).value = String(fromHash.config[k]);
-    compareSelect.value = fromHash.compare;
-    speedSelect.value = String(fromHash.speed);
-    shell.update();
+  // a state from the URL hash or a "try it" prompt (the same text "Copy link" writes)
+  function apply(state) {
+    for (const k of KNOBS) knob(k).value = String(state.config[k]);
+    compareSelect.value = state.compare;
+    speedSelect.value = String(state.speed);
+    reset();
   }
+  shell.followHash((v) => parseHash(v, initial), apply);
   playButton.addEventListener("click", () => { runtime.start(); setPlaying(!playing); });
   q(".tg-stepbtn").addEventListener("click", () => { setPlaying(false); advance(1); });
   q(".tg-reset").addEventListener("click", reset);
