@@ -4,7 +4,8 @@ Source: DeepSeekMath, arXiv 2402.03300, Section 4.1 (Eq. 3 objective, Eq. 4 KL e
 outcome and process supervision) and Appendix A.1.6 (gradient coefficient). Trainer semantics
 (epsilon in the std, sample std, loss aggregation names) follow Hugging Face TRL's GRPOTrainer.
 
-Names match the chapter's symbols (kept in the project's notation file, MATH_CONVENTIONS.md): ``logp`` = log pi_theta, ``old_logp`` = log pi_old,
+Names match the chapter's symbols (kept in the project's notation file, MATH_CONVENTIONS.md):
+``logp`` = log pi_theta, ``old_logp`` = log pi_old,
 ``ref_logp`` = log pi_ref, ``ratio`` = rho, ``advantages`` = A-hat, ``eps_low``/``eps_high`` = epsilon,
 ``beta`` = beta. Shapes: B prompts, G completions per prompt, N = B*G completions, T tokens
 (padded width). Everything is vectorised: no Python loop over completions or tokens.
