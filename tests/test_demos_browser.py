@@ -117,7 +117,7 @@ def test_options_and_presets_change_the_numbers_like_cpython(live):
         return got.every((g, i) => Math.abs(g - exp[i]) < 1e-9);
     }""", expected.tolist())
     assert shown()[2] < 0                                        # the same 0.7 in a strong group: negative
-    assert "demo-group-advantage=" in page.url                   # shareable state
+    poll(page, lambda p: "demo-group-advantage=" in p.url)       # shareable state (written at most every 150 ms)
 
 
 PLANNER = registry.load("gpu-memory")
@@ -190,7 +190,7 @@ def test_planner_numbers_are_cpythons(live, config):
         assert fig.locator(f'.pl-code[data-code="{key}"]').text_content() == code
     if options["n_gpus"] == 1:
         assert "on 1 GPU of" in expected["grpo"]["text"]
-    assert "demo-gpu-memory=" in page.url
+    poll(page, lambda p: "demo-gpu-memory=" in p.url)
 
 
 LLAMA_2_7B_CONFIG_JSON = {   # meta-llama/Llama-2-7b-hf config.json (the fields that matter, plus some that do not)
@@ -222,7 +222,8 @@ def test_planner_takes_a_pasted_config_json_and_keeps_it_in_the_link(live):
     expected = PLANNER.plan_result(limits.check(PLANNER.LIMITS, {**options, "model": {**custom, "qkv_bias": False}}))
     wait_planner(page, fig, expected)
     assert [fig.get_attribute(f"data-{a}-peak") for a in ("grpo", "ppo")] == preset_peaks
-    assert "model:custom" in page.url and "cm:32,4096,32,32,11008,32000,0,0" in page.url
+    # the link is written at most every 150 ms (hash-state.js): wait for it rather than read it at once
+    poll(page, lambda p: "model:custom" in p.url and "cm:32,4096,32,32,11008,32000,0,0" in p.url)
     # a model whose numbers disagree: Python's message shows in the figure
     fig.locator('[data-model-field="num_key_value_heads"]').fill("5")
     fig.locator(".demo-error").wait_for(state="visible", timeout=15000)

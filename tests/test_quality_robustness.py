@@ -204,8 +204,7 @@ def test_back_and_forward_restore_a_working_page(served_site, browser):
         for _ in range(3):
             page.keyboard.press("ArrowLeft")
         poll(page, "([el, b]) => el.dataset.advantage !== b", [fig.locator("[data-advantage]").nth(2).element_handle(), first])
-        page.wait_for_timeout(300)
-        assert "#demo-group-advantage=" in page.url, f"the demo state is not in the URL: {page.url}"
+        poll(page, lambda p: "#demo-group-advantage=" in p.url, message="the demo state in the URL (written every 150 ms)")
         values = fig.locator(".ga-slider").evaluate_all("ss => ss.map(s => s.value)")
         advantages = [float(a) for a in fig.locator("[data-advantage]").evaluate_all("es => es.map(e => e.dataset.advantage)")]
         url_with_state = page.url
