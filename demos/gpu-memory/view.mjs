@@ -1,6 +1,7 @@
 // Run-planner view: the reader's GPUs and trainer options -> demo.py plan() in the worker -> verdicts, one
 // SVG chart (per-GPU peak by component, GRPO and PPO, against the GPU's capacity) and the plan as code.
 // render(state) is the chart's only drawing: at build time in Node (first frame) and live in the browser.
+import { limitedNumber } from "./hash-state.js";
 import { DemoShell } from "./shell.js";
 import { tag, text, svgRoot, scale } from "./svg.js";
 
@@ -89,14 +90,6 @@ export function render({ result: res }) {
 export const MODEL_FIELDS = ["num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads",
   "intermediate_size", "vocab_size", "tie_word_embeddings", "qkv_bias"];
 
-function checkNumber(k, v, spec) {
-  const n = Number(v);
-  if (v === "" || !Number.isFinite(n) || n < spec.min || n > spec.max || (spec.integer && !Number.isInteger(n))) {
-    throw new Error(`${k} must be between ${spec.min} and ${spec.max}`);
-  }
-  return n;
-}
-
 export function parseHash(value, limits) {
   const out = {};
   for (const kv of value.split(";")) {
@@ -107,7 +100,7 @@ export function parseHash(value, limits) {
       if (parts.length !== MODEL_FIELDS.length) throw new Error(`cm needs ${MODEL_FIELDS.length} numbers`);
       out.model = Object.fromEntries(MODEL_FIELDS.map((f, j) => {
         const spec = limits.model.object[f];
-        return [f, spec.choices ? parts[j] === "1" : checkNumber(f, parts[j], spec)];
+        return [f, spec.choices ? parts[j] === "1" : limitedNumber(f, parts[j], spec)];
       }));
       continue;
     }
@@ -120,7 +113,7 @@ export function parseHash(value, limits) {
       if (choice === undefined) throw new Error(`${k} must be one of ${spec.choices.join(", ")}`);
       out[k] = choice;
     } else {
-      out[k] = checkNumber(k, v, spec);
+      out[k] = limitedNumber(k, v, spec);
     }
   }
   if (out.model === "custom") throw new Error("model:custom needs its numbers (cm:…)");

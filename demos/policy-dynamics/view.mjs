@@ -1,5 +1,6 @@
 // Policy-dynamics view: GRPO steps run in the worker (demo.py run()), drawn by render() after each answer.
 // render(state) is the chart's only drawing: at build time in Node (first frame) and live in the browser.
+import { limitedNumber } from "./hash-state.js";
 import { DemoShell } from "./shell.js";
 import { tag, text, svgRoot, scale, signed, el } from "./svg.js";
 
@@ -61,10 +62,7 @@ export function parseHash(value, initial) {
       if (!initial.speeds.includes(n)) throw new Error("unknown speed");
       out.speed = n;
     } else if (L[k]) {
-      if (!Number.isFinite(n) || n < L[k].min || n > L[k].max || (L[k].integer && !Number.isInteger(n))) {
-        throw new Error(`${k} must be between ${L[k].min} and ${L[k].max}`);
-      }
-      out.config[k] = n;
+      out.config[k] = limitedNumber(k, v, L[k]);
     } else {
       throw new Error(`unknown setting ${k}`);
     }

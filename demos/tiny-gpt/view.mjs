@@ -1,5 +1,6 @@
 // Tiny-GPT view: GRPO steps run in the worker (demo.py step()) in small chunks; render() draws after each answer.
 // render(state) is the only drawing: at build time in Node (first frame) and live in the browser.
+import { limitedNumber } from "./hash-state.js";
 import { DemoShell } from "./shell.js";
 import { tag, text, esc, svgRoot, scale, signed } from "./svg.js";
 
@@ -125,11 +126,7 @@ export function parseHash(value, initial) {
       if (c === undefined) throw new Error(`${k} must be one of ${L[k].choices.join(", ")}`);
       out.config[k] = c;
     } else if (L[k]) {
-      const n = Number(v);
-      if (!Number.isFinite(n) || n < L[k].min || n > L[k].max || (L[k].integer && !Number.isInteger(n))) {
-        throw new Error(`${k} must be between ${L[k].min} and ${L[k].max}`);
-      }
-      out.config[k] = n;
+      out.config[k] = limitedNumber(k, v, L[k]);
     } else {
       throw new Error(`unknown setting ${k}`);
     }

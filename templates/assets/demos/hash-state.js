@@ -61,3 +61,12 @@ export function setupURL(name, value) {
   if (value === null || value === undefined) return `${base}#demo-${name}`;
   return `${base}#demo-${name}=${encode(value)}`;
 }
+
+// A number from a hash value, checked against its LIMITS entry {min, max, integer}; Error naming `key` if not.
+export function limitedNumber(key, text, spec) {
+  const n = Number(text);
+  if (text === "" || !Number.isFinite(n) || n < spec.min || n > spec.max || (spec.integer && !Number.isInteger(n))) {
+    throw new Error(`${key} must be between ${spec.min} and ${spec.max}`);
+  }
+  return n;
+}
