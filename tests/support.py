@@ -109,17 +109,18 @@ def launch_chromium(playwright, **kwargs):
 # ----------------------------------------------------------------------------- waiting
 
 def poll(page, js: str | Callable[[Any], Any], arg: Any = None, *, timeout_ms: float = 30_000,
-         interval_ms: float = 100, message: str = "") -> Any:
+         interval_ms: float = 100, message: str | Callable[[], str] = "") -> Any:
     """Evaluate the JS function `js` (with `arg`) in the page, or call the Python function `js(page)`, until it
     returns something truthy; return that. The CSP-safe `wait_for_function` (see the module docstring).
-    Raises AssertionError after `timeout_ms`."""
+    Raises AssertionError after `timeout_ms`, naming `message` (a callable is asked then: the state at the end)."""
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
         value = js(page) if callable(js) else page.evaluate(js, arg)
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_ms / 1000:.0f} s waiting for {message or getattr(js, '__name__', js)}")
+            what = message() if callable(message) else message
+            raise AssertionError(f"timed out after {timeout_ms / 1000:.0f} s waiting for {what or getattr(js, '__name__', js)}")
         page.wait_for_timeout(interval_ms)
 
 

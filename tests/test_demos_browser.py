@@ -42,18 +42,16 @@ def dom_rewards_and_advantages(page):
     }""")
 
 
-def wait_advantages_match(page, timeout_s: float = 10.0):
+def wait_advantages_match(page, timeout_s: float = 30.0):
     """Poll until the shown advantages are CPython's for the shown rewards; return them."""
-    import time
-    deadline = time.time() + timeout_s
-    while True:
+    def match(_):
         rewards, shown, valuetext = dom_rewards_and_advantages(page)
         expected = grpo_core.group_advantages(np.array([rewards]))[0]
-        if np.allclose(shown, expected, rtol=0, atol=1e-9):
-            return rewards, shown, valuetext
-        if time.time() > deadline:
-            raise AssertionError(f"advantages {shown} != CPython {expected.tolist()} for rewards {rewards}")
-        page.wait_for_timeout(50)
+        return np.allclose(shown, expected, rtol=0, atol=1e-9) and (rewards, shown, valuetext)
+    def mismatch():
+        rewards, shown, _ = dom_rewards_and_advantages(page)
+        return f"CPython's advantages; shown {shown} for rewards {rewards}"
+    return poll(page, match, timeout_ms=timeout_s * 1000, interval_ms=50, message=mismatch)
 
 
 def test_slider_by_keyboard_gives_cpythons_advantages(live):
@@ -155,19 +153,14 @@ def set_planner(fig, config: dict) -> dict:
     return o
 
 
-def wait_planner(page, fig, expected: dict, timeout_s: float = 20.0) -> None:
+def wait_planner(page, fig, expected: dict, timeout_s: float = 30.0) -> None:
     """Poll until the figure shows the peaks of `expected` (a plan_result), to 1e-12 relative: Python 3.12's
     sum() of floats is compensated (3.11's is not), so the last bit may differ."""
-    import time
-    deadline = time.time() + timeout_s
-    while True:
-        shown = [float(fig.get_attribute(f"data-{alg}-peak")) for alg in ("grpo", "ppo")]
-        if shown == pytest.approx([expected["grpo"]["peak"], expected["ppo"]["peak"]], rel=1e-12, abs=0):
-            return
-        if time.time() > deadline:
-            raise AssertionError(f"peaks {shown} != CPython's {expected['grpo']['peak']}, {expected['ppo']['peak']}; "
-                                 f"note: {fig.locator('.demo-note').inner_text()!r}")
-        page.wait_for_timeout(50)
+    want = [expected["grpo"]["peak"], expected["ppo"]["peak"]]
+    def shown():
+        return [float(fig.get_attribute(f"data-{alg}-peak")) for alg in ("grpo", "ppo")]
+    poll(page, lambda _: shown() == pytest.approx(want, rel=1e-12, abs=0), timeout_ms=timeout_s * 1000, interval_ms=50,
+         message=lambda: f"peaks {want} (shown {shown()}; note: {fig.locator('.demo-note').inner_text()!r})")
 
 
 @pytest.mark.parametrize("config", PLANNER_CONFIGS, ids=["1x24GB-hf", "8x100GB-server-lora", "2x141GB-colocate-fp16"])
@@ -271,6 +264,27 @@ def test_dynamics_20_steps_equal_cpythons_trajectory(live):
     step = int(fig.get_attribute("data-step"))
     page.wait_for_timeout(600)
     assert int(fig.get_attribute("data-step")) <= step + 1
+
+
+def test_dynamics_clicks_during_a_step_are_neither_lost_nor_mixed_up(live):
+    """Clicks that come while Python computes a step (one task, so surely before its answer): two Step clicks
+    are both taken; a Reset after a Step click wins over that step's answer."""
+    page = live.page
+    fig = page.locator('figure[data-demo="policy-dynamics"]')
+    pd = registry.load("policy-dynamics")
+    ref = policy_dynamics.run(pd.make_config(limits.defaults(pd.LIMITS)), 3)
+    def settled_at(step):
+        poll(page, lambda _: fig.get_attribute("data-step") == str(step), timeout_ms=60_000, interval_ms=50,
+             message=lambda: f"step {step} (at {fig.get_attribute('data-step')})")
+    fig.locator(".pd-reset").click()
+    settled_at(0)
+    fig.evaluate("(f) => { for (const i of [1, 2, 3]) f.querySelector('.pd-step').click(); }")
+    settled_at(3)
+    np.testing.assert_allclose(json.loads(fig.get_attribute("data-probs")), ref["probs"][-1], rtol=0, atol=1e-9)
+    fig.evaluate("(f) => { f.querySelector('.pd-step').click(); f.querySelector('.pd-reset').click(); }")
+    settled_at(0)
+    np.testing.assert_allclose(json.loads(fig.get_attribute("data-probs")), ref["probs"][0], rtol=0, atol=1e-9)
+    assert not live.console, live.console
 
 
 def test_code_that_raises_shows_the_error_in_the_figure(live):

@@ -6,34 +6,18 @@ CSP forbids eval)."""
 from __future__ import annotations
 
 import re
-import time
 from urllib.parse import unquote
 
 import pytest
 
 from demos import registry
-from support import LIVE_TIMEOUT_MS, chapters_with_demos, wake_demos, watch
+from support import LIVE_TIMEOUT_MS, chapters_with_demos, poll, wake_demos, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("reader_path")]
 
 PHONE = {"viewport": {"width": 375, "height": 812}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 SIZES = {"375": PHONE, "1280": DESKTOP}
-
-
-def poll(fn, timeout_s: float = 10.0, every_ms: int = 50, page=None, what: str = "condition"):
-    """fn() until truthy (returned); AssertionError naming `what` after timeout_s."""
-    deadline = time.time() + timeout_s
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what} (last: {value!r})")
-        if page is not None:
-            page.wait_for_timeout(every_ms)
-        else:
-            time.sleep(every_ms / 1000)
 
 
 def chapter_url(served) -> str:
@@ -47,8 +31,7 @@ def states(page) -> dict:
 
 def wait_all_live(page) -> None:
     wake_demos(page)
-    poll(lambda: (s := states(page)) and all(v in ("live", "error") for v in s.values()),
-         LIVE_TIMEOUT_MS / 1000, 200, page, "every demo live")
+    poll(page, lambda _: (s := states(page)) and all(v in ("live", "error") for v in s.values()), timeout_ms=LIVE_TIMEOUT_MS, interval_ms=200, message="every demo live")
     assert set(states(page).values()) == {"live"}, states(page)
 
 
@@ -85,8 +68,9 @@ def presets(fig) -> list:
 
 
 def settle(page, fig) -> None:
-    poll(lambda: not fig.evaluate("(f) => f.classList.contains('is-pending')"), 15, 50, page, "the demo's answer")
-    page.wait_for_timeout(150)
+    # every state sent has been answered and drawn (the shell marks data-busy until then)
+    poll(page, lambda _: fig.get_attribute("data-busy") != "true" and not fig.evaluate("(f) => f.classList.contains('is-pending')"),
+         timeout_ms=30_000, interval_ms=50, message="the demo's answer")
 
 
 @pytest.fixture(scope="module", params=["375-dark", "1280-light"])
@@ -131,14 +115,13 @@ def test_prompts_set_the_state_their_text_describes(live_page):
     assert 2 <= len(prompts) <= 3
     fig.locator(".demo-prompt-try").nth(0).click()
     # the answer arrives when Python has run: wait for the quoted number (a fixed settle time races a loaded CPU)
-    poll(lambda: fig.locator(".ga-adv-value").nth(2).inner_text() == "\u22122.24", 30, 50, page, "the prompt's numbers")
+    poll(page, lambda _: fig.locator(".ga-adv-value").nth(2).inner_text() == "\u22122.24", timeout_ms=30_000, interval_ms=50, message="the prompt's numbers")
     assert fig.locator('[data-group="strong"]').get_attribute("aria-pressed") == "true"
     assert fig.locator(".demo-prompt-look").nth(0).is_visible()
     assert "\u22122.24" in prompts[0]["look"] and "+2.36" in prompts[0]["look"]
     fig.locator(".demo-prompt-try").nth(2).click()
-    poll(lambda: fig.locator(".ga-adv-value").nth(0).inner_text() == "+0.50", 30, 50, page,  # was +1.12 / std 0.447
-         "the prompt's numbers")
-    poll(lambda: "demo-group-advantage=" in page.url and "n:0" in page.url, 15, 50, page, "the state in the link")
+    poll(page, lambda _: fig.locator(".ga-adv-value").nth(0).inner_text() == "+0.50", timeout_ms=30_000, interval_ms=50, message="the prompt's numbers")
+    poll(page, lambda _: "demo-group-advantage=" in page.url and "n:0" in page.url, timeout_ms=30_000, interval_ms=50, message="the state in the link")
 
 
 def test_python_tab_is_monospace_opens_at_the_function_and_run_is_above_the_code(live_page):
@@ -195,16 +178,15 @@ def test_shared_link_lands_on_its_demo_pending_then_with_the_shared_numbers(brow
         def in_view():
             b = fig.bounding_box()
             return b and 0 <= b["y"] < vh * 0.5
-        poll(in_view, 10, 50, page, "the shared demo in the viewport")
+        poll(page, lambda _: in_view(), timeout_ms=30_000, interval_ms=50, message="the shared demo in the viewport")
         # before Python answers: the shared controls, and derived numbers visibly pending (never the defaults)
         if fig.get_attribute("data-state") != "live":
             hidden = fig.evaluate("""(f) => [...f.querySelectorAll('[data-derived]')].every((e) =>
                 getComputedStyle(e).color.replace(/\\s/g, '').endsWith(',0)'))""")
             assert hidden, "derived numbers shown before the shared state is computed"
         # the view mounts (a module import) and sets the shared controls
-        poll(lambda: fig.locator('[data-group="weak"]').get_attribute("aria-pressed") == "true", 10, 50, page, "weak group")
-        poll(lambda: fig.get_attribute("data-state") == "live" and not fig.evaluate("(f) => f.classList.contains('is-pending')"),
-             LIVE_TIMEOUT_MS / 1000, 200, page, "live")
+        poll(page, lambda _: fig.locator('[data-group="weak"]').get_attribute("aria-pressed") == "true", timeout_ms=30_000, interval_ms=50, message="weak group")
+        poll(page, lambda _: fig.get_attribute("data-state") == "live" and not fig.evaluate("(f) => f.classList.contains('is-pending')"), timeout_ms=LIVE_TIMEOUT_MS, interval_ms=200, message="live")
         assert fig.locator(".ga-adv-value").nth(2).inner_text() == "+2.36"
         assert fig.locator(".ga-mean").inner_text() == "0.137"      # mean 0.1375 (float: 0.13749...)
         assert in_view()                 # going live did not move the reader
@@ -232,7 +214,7 @@ def test_equation_link_from_intuition_depth_puts_the_equation_in_view(browser, s
         def eq_in_view():
             b = page.locator("#eq-process-advantage").bounding_box()
             return b and b["y"] >= 0 and b["y"] + min(b["height"], 60) <= vh
-        poll(eq_in_view, 5, 50, page, "Eq. (11) in the viewport")
+        poll(page, lambda _: eq_in_view(), timeout_ms=30_000, interval_ms=50, message="Eq. (11) in the viewport")
         page.wait_for_timeout(400)       # and it stays there once the page has laid out
         assert eq_in_view()
         assert page.evaluate("document.documentElement.dataset.depth") == "math"
@@ -259,7 +241,7 @@ def test_while_loading_no_two_numbers_disagree_and_bytes_are_shown(browser, serv
         fig = page.locator('figure[data-demo="group-advantage"]')
         slider = fig.locator(".ga-slider").nth(2)
         slider.scroll_into_view_if_needed()
-        poll(lambda: fig.get_attribute("data-state") == "loading", 20, 50, page, "loading")
+        poll(page, lambda _: fig.get_attribute("data-state") == "loading", timeout_ms=30_000, interval_ms=50, message="loading")
         before = fig.locator(".ga-adv-value").nth(2).inner_text()
         slider.focus()
         for _ in range(6):
@@ -272,8 +254,7 @@ def test_while_loading_no_two_numbers_disagree_and_bytes_are_shown(browser, serv
         opacity = fig.evaluate("(f) => Number(getComputedStyle(f.querySelector('.demo-chart svg')).opacity)")
         assert opacity <= 0.2
         assert fig.locator(".ga-equal").evaluate("(e) => e.hidden || getComputedStyle(e).visibility === 'hidden'")
-        status = poll(lambda: re.search(r"\d+\.\d MB of about (\d+\.\d) MB downloaded", fig.locator(".demo-status").inner_text()),
-                      20, 100, page, "bytes in the status line")
+        status = poll(page, lambda _: re.search(r"\d+\.\d MB of about (\d+\.\d) MB downloaded", fig.locator(".demo-status").inner_text()), timeout_ms=30_000, interval_ms=100, message="bytes in the status line")
         assert float(status.group(1)) > 5
     finally:
         for r in held:
@@ -304,7 +285,7 @@ def test_save_data_waits_for_the_reader_and_states_the_size(browser, served_site
         start = fig.locator(".demo-start")
         assert re.search(r"Load live Python \(\d+\.\d MB download\)", start.inner_text())
         start.click()
-        poll(lambda: [u for u in w.requests if "/pyodide/" in u], 10, 50, page, "the download after the reader chose it")
+        poll(page, lambda _: [u for u in w.requests if "/pyodide/" in u], timeout_ms=30_000, interval_ms=50, message="the download after the reader chose it")
     finally:
         w.close()
 
@@ -313,7 +294,7 @@ def test_save_data_waits_for_the_reader_and_states_the_size(browser, served_site
 
 def search(page, q: str):
     page.fill("#search-input", q)
-    return poll(lambda: (t := page.inner_text("#search-status")) and f"\u201c{q}\u201d" in t and t, 20, 100, page, f"search {q!r}")
+    return poll(page, lambda _: (t := page.inner_text("#search-status")) and f"\u201c{q}\u201d" in t and t, timeout_ms=30_000, interval_ms=100, message=f"search {q!r}")
 
 
 def test_search_finds_sections_without_tex_and_says_no_results(browser, served_site):
@@ -391,12 +372,10 @@ def test_every_prompt_sets_its_state_and_reveals_what_to_look_for(live_page, nam
         item = fig.locator(".demo-prompt").nth(k)
         item.locator(".demo-prompt-try").scroll_into_view_if_needed()
         item.locator(".demo-prompt-try").click()
-        poll(lambda item=item: item.locator(".demo-prompt-look").is_visible(), 15, 50, page, "the prompt's answer")
+        poll(page, lambda _, item=item: item.locator(".demo-prompt-look").is_visible(), timeout_ms=30_000, interval_ms=50, message="the prompt's answer")
         assert item.locator(".demo-prompt-look").inner_text() == prompt["look"]
         # the view writes its whole state; every setting the prompt names is in it
         wanted = set(prompt["state"].split(";"))
-        poll(lambda: wanted <= set(hash_state(page.url, name).split(";")), 15, 50, page,  # noqa: B023
-             "the prompt's state in the link")
+        poll(page, lambda _: wanted <= set(hash_state(page.url, name).split(";")), timeout_ms=30_000, interval_ms=50, message="the prompt's state in the link")  # noqa: B023
         if name == "gpu-memory":   # the figure comes to show the GRPO peak the answer quotes
-            poll(lambda look=prompt["look"]: f"{float(fig.get_attribute('data-grpo-peak')) / 2**30:.1f} GiB" in look,
-                 30, 50, page, "the quoted peak in the figure")
+            poll(page, lambda _, look=prompt["look"]: f"{float(fig.get_attribute('data-grpo-peak')) / 2**30:.1f} GiB" in look, timeout_ms=30_000, interval_ms=50, message="the quoted peak in the figure")

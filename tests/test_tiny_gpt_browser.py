@@ -3,27 +3,14 @@ first steps equal CPython's, every control changes the run, an edit in the Pytho
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from demos import registry
-from support import chapters_with_demos, wait_live, watch
+from support import chapters_with_demos, poll, wait_live, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demos_browser")]
 FIG = 'figure[data-demo="tiny-gpt"]'
-
-
-def poll(fn, timeout_s=60.0, every_s=0.05):
-    """Poll fn() from Python (the page's CSP forbids string predicates) until it is truthy; return it."""
-    deadline = time.time() + timeout_s
-    while True:
-        got = fn()
-        if got:
-            return got
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(every_s)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +21,7 @@ def live(browser, served_site):
     w.page.goto(served_site.url + chapter + "#demo-tiny-gpt")
     wait_live(w.page)
     fig = w.page.locator(FIG)
-    poll(lambda: int(fig.get_attribute("data-renders") or 0) >= 1)     # the first run has started
+    poll(w.page, lambda _: int(fig.get_attribute("data-renders") or 0) >= 1, timeout_ms=60_000, message="the first run")
     yield w
     w.close()
 
@@ -50,7 +37,8 @@ def step_n(fig, n):
     start = int(fig.get_attribute("data-step"))
     for i in range(n):
         fig.locator(".tg-stepbtn").click()
-        poll(lambda target=start + i + 1: int(fig.get_attribute("data-step")) == target)
+        poll(fig.page, lambda _, target=start + i + 1: int(fig.get_attribute("data-step")) == target, timeout_ms=60_000,
+             message=lambda: f"step {start + i + 1} (error box: {fig.locator('.demo-error').text_content()!r})")  # noqa: B023
 
 
 def reset(fig, settings: dict):
@@ -60,7 +48,9 @@ def reset(fig, settings: dict):
         fig.locator(f'.tg-controls [name="{name}"]').dispatch_event("change")
     renders = int(fig.get_attribute("data-renders") or 0)
     fig.locator(".tg-reset").click()
-    poll(lambda: int(fig.get_attribute("data-renders") or 0) > renders and fig.get_attribute("data-step") == "0")
+    # every start the changes and the click asked for has been answered (data-busy), so no late start follows
+    poll(fig.page, lambda _: int(fig.get_attribute("data-renders") or 0) > renders and fig.get_attribute("data-busy") == "false"
+         and fig.get_attribute("data-step") == "0", timeout_ms=60_000, message="the new run")
 
 
 def test_first_10_steps_equal_cpythons(live):
@@ -75,6 +65,19 @@ def test_first_10_steps_equal_cpythons(live):
     assert rewards == pytest.approx([r["reward_mean"] for r in records], abs=1e-6)
     assert kls == pytest.approx([r["kl"] for r in records], abs=1e-6)
     assert float(fig.get_attribute("data-accuracy")) == pytest.approx(accuracy[-1][1], abs=1e-6)
+    assert not live.console, live.console
+
+
+def test_step_clicks_while_a_run_starts_are_all_taken(live):
+    """Reset then Step, Step at once: the clicks that come while the new run starts wait for it (none is lost)."""
+    fig = live.page.locator(FIG)
+    reset(fig, {})
+    # one task: both Step clicks surely come before Python has answered the start
+    fig.evaluate("(f) => { f.querySelector('.tg-reset').click(); for (const i of [1, 2]) f.querySelector('.tg-stepbtn').click(); }")
+    poll(live.page, lambda _: fig.get_attribute("data-busy") == "false" and fig.get_attribute("data-step") == "2",
+         timeout_ms=60_000, message=lambda: f"step 2 (at {fig.get_attribute('data-step')})")
+    records, _ = cpython_records({}, 2)
+    assert float(fig.get_attribute("data-reward")) == pytest.approx(records[-1]["reward_mean"], abs=1e-6)
     assert not live.console, live.console
 
 
@@ -112,11 +115,13 @@ def test_an_edit_in_the_python_tab_runs(live):
     assert edited != source
     editor.fill(edited)
     fig.locator(".demo-run").click()
+    poll(page, lambda _: fig.locator(".demo-code-output").text_content().startswith("Ran your code"), timeout_ms=60_000,
+         message=lambda: f"the edited code to run ({fig.locator('.demo-code-output').text_content()!r})")
     fig.get_by_role("tab", name="Demo").click()
-    poll(lambda: fig.get_attribute("data-step") == "0", timeout_s=60)
+    assert fig.get_attribute("data-step") == "0"
     step_n(fig, 1)
     assert float(fig.get_attribute("data-reward")) == 42.0
     fig.get_by_role("tab", name="Python").click()
     fig.locator(".demo-reset").click()
-    poll(lambda: editor.input_value() == source)
+    poll(page, lambda _: editor.input_value() == source, timeout_ms=60_000, message="the original code back")
     fig.get_by_role("tab", name="Demo").click()

@@ -82,6 +82,9 @@ export function mount(figure, runtime, initial) {
   let playing = false;
   let inflight = false;
   let lastStepAt = 0;
+  let epoch = 0;          // which run an answer belongs to: a reset or a code edit starts a new one
+  let queued = 0;         // Step clicks that came while a step was running: taken after it
+  let freshWanted = false; // a reset that came while a step was running: a fresh run after it
 
   const config = () => Object.fromEntries(KNOBS.map((k) => [k, Number(knob(k).value)]));
   const configValid = () => KNOBS.every((k) => knob(k).value !== "" && knob(k).checkValidity());
@@ -90,21 +93,38 @@ export function mount(figure, runtime, initial) {
   const shell = new DemoShell(figure, runtime, {
     fn: "run",
     payload: () => ({ config: config(), state: null, steps: 0 }),
-    render: (res) => { state = null; history = []; show(res); },
+    render: (res) => { epoch += 1; state = null; history = []; show(res); },
   });
 
-  async function advance(steps) {
-    if (inflight || !configValid()) return;
-    if (!runtime.live) { runtime.start(); figure.classList.add("is-pending"); return; }
+  // steps >= 0 from the current state (0 with no state: a fresh run). What comes while a step runs waits for
+  // it: a Step click is taken after it, a reset discards its answer and starts afresh.
+  async function advance(steps, { click = false } = {}) {
+    if (!configValid()) return;
+    if (inflight || !runtime.live) {
+      if (click) queued += steps;
+      if (!runtime.live) { runtime.start(); figure.classList.add("is-pending"); }
+      return;
+    }
     inflight = true;
+    const mine = epoch;
     try {
-      show(await runtime.call(figure.dataset.demo, "run", { config: config(), state, steps }));
+      const res = await runtime.call(figure.dataset.demo, "run", { config: config(), state, steps });
+      if (mine === epoch) show(res);
       shell.showError(null);
     } catch (err) {
       setPlaying(false);
+      queued = 0;
       shell.showError(err);
     } finally {
       inflight = false;
+      if (freshWanted) {
+        freshWanted = false;
+        advance(0);
+      } else if (queued) {
+        const n = queued;
+        queued = 0;
+        advance(n);
+      }
     }
   }
 
@@ -156,6 +176,8 @@ export function mount(figure, runtime, initial) {
 
   function reset() {
     setPlaying(false);
+    epoch += 1;
+    queued = 0;
     state = null;
     history = [];
     writeHash();
@@ -164,7 +186,8 @@ export function mount(figure, runtime, initial) {
       return;
     }
     shell.note("");
-    advance(0);
+    if (inflight) freshWanted = true;
+    else advance(0);
   }
 
   function writeHash() {
@@ -185,7 +208,7 @@ export function mount(figure, runtime, initial) {
   shell.followHash((value) => parseHash(value, initial), apply);
   if (!applied && reduceMotion.matches) speedSelect.value = "1";
   playButton.addEventListener("click", () => { runtime.start(); setPlaying(!playing); });
-  q(".pd-step").addEventListener("click", () => { setPlaying(false); advance(1); });
+  q(".pd-step").addEventListener("click", () => { setPlaying(false); advance(1, { click: true }); });
   q(".pd-reset").addEventListener("click", reset);
   speedSelect.addEventListener("change", writeHash);
   figure.querySelectorAll(".pd-controls input").forEach((i) => i.addEventListener("change", reset));

@@ -148,6 +148,7 @@ export function mount(figure, runtime, initial) {
   let inflight = false;
   let lastStepAt = 0;
   let evalWanted = false;  // pass@k asked for while a chunk was running: run it after that chunk
+  let queued = 0;          // Step clicks that came while a chunk ran or a run was starting: taken after it
 
   const value = (k) => {
     const spec = initial.limits[k], input = knob(k);
@@ -169,6 +170,15 @@ export function mount(figure, runtime, initial) {
     view = { runs: res.runs.map(() => ({ records: [], accuracy: [[0, res.ref_accuracy]] })), compare: res.compare,
       group: null, passk: null };
     draw(0);
+    if (!inflight) drain();
+  }
+
+  // the Step clicks that waited for a chunk or a start, in one call
+  function drain() {
+    if (!queued || !view) return;
+    const n = Math.min(queued, 5);
+    queued -= n;
+    advance(n);
   }
 
   function draw(step) {
@@ -187,10 +197,14 @@ export function mount(figure, runtime, initial) {
     chart.innerHTML = render(view);
   }
 
-  async function advance(steps) {
-    if (inflight || !configValid()) return;
-    if (!runtime.live) { runtime.start(); figure.classList.add("is-pending"); return; }
-    if (!view) return;
+  // steps > 0: take them now, or after the chunk in flight / the run being started (a click is never lost)
+  async function advance(steps, { click = false } = {}) {
+    if (!configValid()) return;
+    if (!runtime.live || !view || inflight) {
+      if (click) queued += steps;
+      if (!runtime.live) { runtime.start(); figure.classList.add("is-pending"); }
+      return;
+    }
     inflight = true;
     try {
       let step = 0;
@@ -200,6 +214,8 @@ export function mount(figure, runtime, initial) {
           res = await runtime.call(figure.dataset.demo, "step", { run: id, steps });
         } catch (err) {
           if (!/unknown run/.test(String(err && err.message))) throw err;
+          // the worker forgot the runs (a code edit re-imports the demos): start afresh, then take these steps
+          queued += steps;
           started(await runtime.call(figure.dataset.demo, "start", { config: config(), compare: compareSelect.value }));
           return;
         }
@@ -211,10 +227,12 @@ export function mount(figure, runtime, initial) {
       shell.showError(null);
     } catch (err) {
       setPlaying(false);
+      queued = 0;         // an error stops the waiting clicks too: the reader sees it first
       shell.showError(err);
     } finally {
       inflight = false;
       if (evalWanted) evaluate();
+      else drain();
     }
   }
 
@@ -236,6 +254,7 @@ export function mount(figure, runtime, initial) {
       inflight = false;
       button.disabled = false;
       button.textContent = "pass@k and maj@k now";
+      drain();
     }
   }
 
@@ -265,7 +284,8 @@ export function mount(figure, runtime, initial) {
 
   function reset() {
     setPlaying(false);
-    view = null;          // no step until the new run has started
+    view = null;          // no step until the new run has started (a Step click meanwhile waits for it)
+    queued = 0;
     writeHash();
     if (!configValid()) { shell.note("A setting is out of range; fix it to run."); return; }
     shell.note("");
@@ -281,7 +301,7 @@ export function mount(figure, runtime, initial) {
   }
   shell.followHash((v) => parseHash(v, initial), apply);
   playButton.addEventListener("click", () => { runtime.start(); setPlaying(!playing); });
-  q(".tg-stepbtn").addEventListener("click", () => { setPlaying(false); advance(1); });
+  q(".tg-stepbtn").addEventListener("click", () => { setPlaying(false); advance(1, { click: true }); });
   q(".tg-reset").addEventListener("click", reset);
   q(".tg-eval").addEventListener("click", evaluate);
   speedSelect.addEventListener("change", writeHash);

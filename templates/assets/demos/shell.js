@@ -214,6 +214,7 @@ export class DemoShell {
   // (demos.css hides them and dims the chart), so no two numbers on screen ever disagree.
   update() {
     this.dirty = true;
+    this.figure.dataset.busy = "true"; // until the newest state's answer is drawn (tests wait on it)
     if (!this.runtime.live) this.setPending(true);
     this.flush();
   }
@@ -246,6 +247,7 @@ export class DemoShell {
       .finally(() => {
         this.inflight = false;
         if (this.dirty) this.flush();
+        else this.figure.dataset.busy = "false";
       });
   }
 
