@@ -114,9 +114,6 @@ def percentile(xs, q):
 def open_demo_page(browser, site: Path, url: str):
     w = watch(browser, url, viewport={"width": 1280, "height": 900})
     w.page.goto(url + chapters_with_demos(site)[0] + "#demo-group-advantage")
-    if not w.page.locator('script[src*="assets/demos/demos.js"]').count():   # until chapter.html links it
-        w.page.add_style_tag(url=url + "assets/demos/demos.css")
-        w.page.add_script_tag(url=url + "assets/demos/demos.js", type="module")
     return w
 
 

@@ -210,11 +210,18 @@ def render_demo(render: Renderer, demo: demofolders.Demo, caption_html: str, roo
            "demo": {"name": demo.name, "caption_html": caption_html, "state": demo.state,
                     "limits": demo.state.get("limits", {}), "state_json": json.dumps(demo.state),
                     "first_frame": demo.first_frame, "view_url": demo.view_url, "prompts": demo.prompts,
-                    "manifest_url": "demos/manifest.json",
                     "code": [{"path": c.path, "function": c.function, "line": c.line, "source": c.source}
                              for c in demo.code],
                     "after_run": "the demo above re-runs with your version."}}
     return render(demo.template, ctx) or ""
+
+
+def demo_runtime(root: str, pyodide: dict) -> dict:
+    """What demos.js needs to start the page's one Python runtime, read from the page's <head> (so it can start
+    before the body is parsed): the site root relative to the page, and, relative to that root, where Pyodide
+    and the demos' manifest are; the pinned runtime files' SRI."""
+    return {"root": root or "./", "mode": pyodide["mode"], "index": pyodide["index_url"], "manifest": "demos/manifest.json",
+            "integrity": pyodide["integrity"]}
 
 
 def check_anchors(pages: list[Page], chapters: list[Chapter], diags: Diagnostics) -> None:
@@ -292,6 +299,7 @@ def gather(opts: Options) -> Site:
             **{k: nav_entry[k] for k in ("slug", "title", "short_title", "tldr", "order")},
             "paper": {"arxiv": None, **chapter.source.meta["paper"]},
             "html": body, "toc": mdown.render_toc(md, chapter.doc), "demos": chapter.doc.demos,
+            "demo_runtime": demo_runtime(chapter.root, pyodide) if chapter.doc.demos else None,
             "reading_minutes": mdown.reading_minutes(chapter.doc),
             "prev": nav[i - 1] if i > 0 else None,
             "next": nav[i + 1] if i + 1 < len(nav) else None,

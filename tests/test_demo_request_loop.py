@@ -30,9 +30,6 @@ def live(browser, served_site):
         history.replaceState = (...args) => { window.__replaceState++; return original(...args); };
     """)
     w.page.goto(served_site.url + chapters_with_demos(served_site.root)[0])
-    if not w.page.locator('script[src*="assets/demos/demos.js"]').count():   # until chapter.html links it
-        w.page.add_style_tag(url=served_site.url + "assets/demos/demos.css")
-        w.page.add_script_tag(url=served_site.url + "assets/demos/demos.js", type="module")
     wait_live(w.page)
     yield w
     w.close()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from demos import grpo_core, limits, policy_dynamics, registry
-from support import LIVE_TIMEOUT_MS, chapters_with_demos, poll, wait_live, watch
+from support import LIVE_TIMEOUT_MS, chapters_with_demos, demo_states, poll, wait_live, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demos_browser")]
 
@@ -16,10 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demos_browser")]
 def open_chapter(w, served, fragment: str = "") -> None:
     url = served.url + chapters_with_demos(served.root)[0] + fragment
     w.page.goto(url)
-    # Until chapter.html links the demo assets itself (requested from the theme helper), add them the same way.
-    if not w.page.locator('script[src*="assets/demos/demos.js"]').count():
-        w.page.add_style_tag(url=served.url + "assets/demos/demos.css")
-        w.page.add_script_tag(url=served.url + "assets/demos/demos.js", type="module")
     w.page.wait_for_selector("figure.demo .demo-stages", state="attached")
 
 
@@ -334,6 +330,31 @@ def test_blocked_pyodide_leaves_static_figures_and_no_console_error(browser, ser
             assert fig.locator(".demo-chart svg").first.is_visible()   # the build-time figure stays
         assert w.console == []
         assert w.csp_violations() == []
+    finally:
+        w.close()
+
+
+NO_OBSERVER = "delete window.IntersectionObserver;"   # no figure ever "comes into view" by itself
+
+
+@pytest.mark.parametrize("fragment, starts", [("#demo-tiny-gpt", True), ("#demo-policy-dynamics=G:4", True),
+                                              ("#references", False), ("", False)])
+def test_a_link_to_a_demo_starts_python_without_waiting_for_the_figure(browser, served_site, fragment, starts):
+    """Opened at a demo (#demo-NAME[=setup]), the page starts the runtime at once, not when a figure comes into view;
+    any other page load waits for the reader (here: never, as nothing can come into view)."""
+    w = watch(browser, served_site.url)
+    try:
+        w.context.add_init_script(NO_OBSERVER)
+        open_chapter(w, served_site, fragment)
+        poll(w.page, lambda p: p.locator("figure.demo[data-demo].js").count() == 4, timeout_ms=60_000, message="every figure mounted")
+        if starts:
+            wait_live(w.page)
+            assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 1
+        else:
+            w.page.wait_for_timeout(500)    # (what must not happen: a start has no trigger here but a bug)
+            assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 0
+            assert set(demo_states(w.page).values()) == {"static"}
+        assert w.console == []
     finally:
         w.close()
 

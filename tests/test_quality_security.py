@@ -145,8 +145,10 @@ def test_cdn_build_allows_only_the_pinned_cdn_with_sri(cdn_site, real_site):
                 assert s.get("integrity", "").startswith(("sha384-", "sha512-")) and "crossorigin" in s, \
                     f"{rel}: cross-origin <script src={s['src']}> without SRI"
         html = path.read_text(encoding="utf-8")
-        for m in re.finditer(r'<script type="application/json" class="demo-integrity">(.*?)</script>', html, re.S):
-            integrity = json.loads(m.group(1))
+        runtime = re.findall(r'<script type="application/json" id="demo-runtime">(.*?)</script>', html, re.S)
+        assert len(runtime) == ('class="demo ' in html), f"{rel}: {len(runtime)} runtime settings in <head>"
+        for m in runtime:
+            integrity = json.loads(m)["integrity"]
             for name in SRI_FILES:
                 assert name in integrity, f"{rel}: no SRI for {name}"
                 assert integrity[name] == sri((real_site / "pyodide" / name).read_bytes()), \

@@ -24,9 +24,6 @@ WAIT_S = 60.0
 
 def open_chapter(w, served) -> None:
     w.page.goto(served.url + chapters_with_demos(served.root)[0])
-    if not w.page.locator('script[src*="assets/demos/demos.js"]').count():   # until chapter.html links it
-        w.page.add_style_tag(url=served.url + "assets/demos/demos.css")
-        w.page.add_script_tag(url=served.url + "assets/demos/demos.js", type="module")
 
 
 def marks(page) -> set[str]:
@@ -163,9 +160,6 @@ def test_insecure_context_has_no_cache_storage_and_loads_plainly(browser, served
     try:
         w = watch(other, url, viewport={"width": 1280, "height": 900})
         w.page.goto(url + chapters_with_demos(served_site.root)[0])
-        if not w.page.locator('script[src*="assets/demos/demos.js"]').count():
-            w.page.add_style_tag(url=url + "assets/demos/demos.css")
-            w.page.add_script_tag(url=url + "assets/demos/demos.js", type="module")
         assert w.page.evaluate("() => [window.isSecureContext, typeof caches]") == [False, "undefined"]
         wait_live(w.page)
         w.page.wait_for_timeout(6000)                    # past the moment a snapshot worker would start

@@ -1,5 +1,5 @@
 // Entry point of the live demos: one shared Python runtime (worker.mjs) per page, started when the
-// first demo comes near the viewport or is touched. Each <figure class="demo" data-demo=NAME data-view=URL>
+// first demo comes near the viewport or is touched, or at once when the page is opened at a demo (#demo-NAME). Each <figure class="demo" data-demo=NAME data-view=URL>
 // is mounted by its own view module (demos/NAME/view.mjs, served as assets/demos/NAME.mjs), imported on demand:
 // there is no list of demos here. Nothing here throws to the console: failures end up in the figures.
 import { Runtime } from "./runtime.js";
@@ -14,29 +14,30 @@ function readJSON(figure, selector, fallback) {
   }
 }
 
-function rootURL(figure) {
-  return new URL(figure.dataset.root || "./", document.baseURI);
-}
-
-function runtimeConfig(figure) {
+// the page's runtime settings (sitegen/pipeline.py demo_runtime), in <head>: readable before the body is parsed
+function runtimeSettings() {
+  const node = document.getElementById("demo-runtime");
+  const cfg = node ? JSON.parse(node.textContent) : {};
   const here = new URL(import.meta.url);
-  const root = rootURL(figure);
-  const index = figure.dataset.pyodideIndexUrl || "pyodide/";
-  const indexURL = new URL(index, root).href; // absolute: the worker has another base URL
+  const root = new URL(cfg.root || "./", document.baseURI);
+  const indexURL = new URL(cfg.index || "pyodide/", root).href; // absolute: the worker has another base URL
   return {
-    mode: figure.dataset.pyodideMode || "local",
-    indexURL: indexURL.endsWith("/") ? indexURL : indexURL + "/",
-    integrity: readJSON(figure, ".demo-integrity", {}),
-    rootURL: root.href,
-    manifestURL: new URL(`${figure.dataset.manifest || "demos/manifest.json"}${here.search}`, root).href,
-    workerURL: new URL(`./worker.mjs${here.search}`, here).href,
+    root,
+    runtime: {
+      mode: cfg.mode || "local",
+      indexURL: indexURL.endsWith("/") ? indexURL : indexURL + "/",
+      integrity: cfg.integrity || {},
+      rootURL: root.href,
+      manifestURL: new URL(`${cfg.manifest || "demos/manifest.json"}${here.search}`, root).href,
+      workerURL: new URL(`./worker.mjs${here.search}`, here).href,
+    },
   };
 }
 
-async function mountOne(figure, runtime, start) {
+async function mountOne(figure, runtime, start, root) {
   const here = new URL(import.meta.url);
   try {
-    const view = await import(new URL(`${figure.dataset.view}${here.search}`, rootURL(figure)).href);
+    const view = await import(new URL(`${figure.dataset.view}${here.search}`, root).href);
     figure.classList.add("js");
     view.mount(figure, runtime, readJSON(figure, ".demo-initial", {}));
   } catch (err) {
@@ -61,21 +62,34 @@ export function metered(connection = navigator.connection) {
 }
 
 function main() {
-  const figures = [...document.querySelectorAll("figure.demo[data-demo][data-view]")];
-  if (!figures.length) return;
-  const runtime = new Runtime(runtimeConfig(figures[0]));
+  let settings;
+  try {
+    settings = runtimeSettings();
+  } catch {
+    return; // no usable settings: the figures stay the static build-time ones
+  }
+  const runtime = new Runtime(settings.runtime);
   runtime.askFirst = metered();
   const start = () => { if (!runtime.askFirst) runtime.start(); };
-  for (const figure of figures) mountOne(figure, runtime, start);
-  if ("IntersectionObserver" in window) {
-    const io = new IntersectionObserver((entries) => {
-      if (entries.some((e) => e.isIntersecting)) {
-        io.disconnect();
-        start();
-      }
-    }, { rootMargin: "600px 0px" });
-    figures.forEach((f) => io.observe(f));
-  }
+  // A link to a demo (#demo-NAME, or a shared setup #demo-NAME=...): the reader came for it, so Python starts now,
+  // while the page is still being parsed and laid out, instead of when the figure comes into view.
+  if (/^#demo-[a-z]/.test(location.hash)) start();
+  const mountAll = () => {
+    const figures = [...document.querySelectorAll("figure.demo[data-demo][data-view]")];
+    for (const figure of figures) mountOne(figure, runtime, start, settings.root);
+    if ("IntersectionObserver" in window) {
+      const io = new IntersectionObserver((entries) => {
+        if (entries.some((e) => e.isIntersecting)) {
+          io.disconnect();
+          start();
+        }
+      }, { rootMargin: "600px 0px" });
+      figures.forEach((f) => io.observe(f));
+    }
+  };
+  // async script: it may run before the body is parsed; the figures are mounted once it is
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountAll, { once: true });
+  else mountAll();
 }
 
 main();
