@@ -418,12 +418,15 @@ def gpus_needed_80gb(model, *, capacity_bytes: float = GPU_80GB, max_gpus: int =
     Per-GPU bytes never grow with the GPU count, so a bisection finds the smallest."""
     options.pop("n_gpus", None)
 
-    def fits(n: int) -> bool:
-        return total(breakdown(model, n_gpus=n, **options)) <= capacity_bytes
+    return smallest_count(lambda n: total(breakdown(model, n_gpus=n, **options)) <= capacity_bytes, max_gpus)
 
-    if not fits(max_gpus):
+
+def smallest_count(fits, max_n: int) -> int | None:
+    """The smallest n in 1..max_n with fits(n), by bisection (fits must be monotone: once true, true for every
+    larger n); None if not even fits(max_n)."""
+    if not fits(max_n):
         return None
-    lo, hi = 1, max_gpus
+    lo, hi = 1, max_n
     while lo < hi:
         mid = (lo + hi) // 2
         if fits(mid):

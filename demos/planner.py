@@ -355,16 +355,5 @@ def gpus_needed(plan: Plan, algorithm: str = "grpo", max_gpus: int = 4096) -> in
     count (ZeRO divides states, the generation batch is split), so a bisection finds it."""
     extra = plan.vllm_gpus if plan.engine == "vllm_server" else 0
 
-    def ok(n):
-        return fits(replace(plan, n_gpus=n + extra), algorithm)
-
-    if not ok(max_gpus):
-        return None
-    lo, hi = 1, max_gpus
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo + extra
+    n = memory.smallest_count(lambda n: fits(replace(plan, n_gpus=n + extra), algorithm), max_gpus)
+    return None if n is None else n + extra

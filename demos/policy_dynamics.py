@@ -172,6 +172,15 @@ def _loss_at(logits, samples, old_logp, ref_logp, advantages, cfg) -> core.GRPOL
     )
 
 
+class Diverged(ValueError):
+    """The logits left the float range: too large a step (lr) taken too many times (mu) per batch."""
+
+    def __init__(self, step: int, update: int, cfg: dict):
+        super().__init__(f"the run diverged at step {step} (update {update + 1} of mu = {cfg['mu']}): with lr = {cfg['lr']:g} "
+                         f"the logits grew until the KL penalty's exp(log pi_ref - log pi) overflowed; lower lr or mu")
+        self.step = step
+
+
 def step(state: dict, config: dict | None = None) -> tuple[dict, dict]:
     """One GRPO step: sample G answers from pi_old = pi_theta, score them, compute advantages, take ``mu``
     gradient steps of size ``lr`` on the loss. Pure: returns (new_state, record); ``state`` is not changed.
@@ -196,8 +205,13 @@ def step(state: dict, config: dict | None = None) -> tuple[dict, dict]:
 
     losses, clips, ratios, grad_norm, kl_estimate = [], [], [], 0.0, 0.0
     for update in range(cfg["mu"]):
-        res = _loss_at(theta, samples, old_log[samples], ref_log[samples], adv, cfg)
-        grad = logit_gradient(np.exp(log_softmax(theta)), samples, res.grad_logp[:, 0])
+        if not np.all(np.isfinite(theta)):
+            raise Diverged(int(state["step"]) + 1, update, cfg)
+        with np.errstate(over="ignore", invalid="ignore"):     # an overflow is reported as Diverged, not warned
+            res = _loss_at(theta, samples, old_log[samples], ref_log[samples], adv, cfg)
+            grad = logit_gradient(np.exp(log_softmax(theta)), samples, res.grad_logp[:, 0])
+        if not np.all(np.isfinite(grad)):
+            raise Diverged(int(state["step"]) + 1, update, cfg)
         if update == 0:
             grad_norm, kl_estimate = float(np.linalg.norm(grad)), res.stats["mean_kl"]
         losses.append(res.loss)

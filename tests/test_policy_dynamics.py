@@ -151,3 +151,21 @@ def test_results_are_plain_json():
     out = pdyn.run({}, 5)
     assert json.loads(json.dumps(out)) == out
     assert pdyn.to_json({"a": np.arange(3), "b": np.float32(1.5), "c": (np.int64(2),)}) == {"a": [0, 1, 2], "b": 1.5, "c": [2]}
+
+
+def test_a_diverging_run_stops_with_a_clear_error_not_nan_or_warnings():
+    """Too large a step taken too often (lr = 2, mu = 8, within the demo's limits) overflows the k3 KL term: the
+    step raises Diverged naming the step and the knobs, instead of returning NaN logits (or printing warnings)."""
+    import warnings
+
+    from demos import limits, registry
+    demo = registry.load("policy-dynamics")
+    cfg = demo.make_config({**limits.defaults(demo.LIMITS), "mu": 8, "lr": 2.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(pdyn.Diverged, match=r"diverged at step \d+ .*mu = 8.*lr = 2") as err:
+            pdyn.run(cfg, 200)
+        good = pdyn.run({**cfg, "mu": 1}, err.value.step)   # the same lr with one update per batch stays finite
+    assert np.all(np.isfinite(good["probs"]))
+    with pytest.raises(ValueError, match="diverged"):       # the page's JSON entry reports it the same way
+        demo.run(json.dumps({"config": {**limits.defaults(demo.LIMITS), "mu": 8, "lr": 2.0}, "state": None, "steps": 200}))
