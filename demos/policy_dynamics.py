@@ -176,8 +176,9 @@ class Diverged(ValueError):
     """The logits left the float range: too large a step (lr) taken too many times (mu) per batch."""
 
     def __init__(self, step: int, update: int, cfg: dict):
-        super().__init__(f"the run diverged at step {step} (update {update + 1} of mu = {cfg['mu']}): with lr = {cfg['lr']:g} "
-                         f"the logits grew until the KL penalty's exp(log pi_ref - log pi) overflowed; lower lr or mu")
+        super().__init__(f"the run diverged at step {step} (update {update + 1} of \u03bc = {cfg['mu']}): with learning rate "
+                         f"{cfg['lr']:g} the logits grew until the KL penalty's exp(log \u03c0_ref \u2212 log \u03c0) "
+                         f"overflowed; lower the learning rate or \u03bc")
         self.step = step
 
 

@@ -3,6 +3,7 @@ off the site's origin is aborted. The numbers in the page must be CPython's, to 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -280,6 +281,32 @@ def test_dynamics_clicks_during_a_step_are_neither_lost_nor_mixed_up(live):
     fig.evaluate("(f) => { f.querySelector('.pd-step').click(); f.querySelector('.pd-reset').click(); }")
     settled_at(0)
     np.testing.assert_allclose(json.loads(fig.get_attribute("data-probs")), ref["probs"][0], rtol=0, atol=1e-9)
+    assert not live.console, live.console
+
+
+def test_a_diverging_run_stops_with_a_note_not_an_error(live):
+    """lr 2 with mu 8 (inside the limits) overflows after some steps: playing stops on the last finite step with a
+    note saying why; no error box, no console message; the defaults run again after."""
+    page = live.page
+    fig = page.locator('figure[data-demo="policy-dynamics"]')
+    def set_knobs(values):
+        for name, value in values.items():
+            fig.locator(f'.pd-controls [name="{name}"]').fill(str(value))
+            fig.locator(f'.pd-controls [name="{name}"]').dispatch_event("change")
+    set_knobs({"mu": 8, "lr": 2})
+    poll(page, lambda _: fig.get_attribute("data-step") == "0", timeout_ms=60_000, message="a fresh run")
+    fig.locator(".pd-speed").select_option("60")
+    fig.locator(".pd-play").click()
+    note = fig.locator(".demo-note")
+    poll(page, lambda _: note.is_visible() and "diverged" in note.inner_text(), timeout_ms=60_000,
+         message=lambda: f"the divergence note (step {fig.get_attribute('data-step')})")
+    assert re.search(r"Stopped: the run diverged at step (\d+) .*lower the learning rate or \u03bc", note.inner_text())
+    assert fig.locator(".pd-play").get_attribute("aria-pressed") == "false"
+    assert fig.locator(".demo-error").is_hidden()
+    assert all(np.isfinite(json.loads(fig.get_attribute("data-probs"))))
+    pd = registry.load("policy-dynamics")
+    set_knobs({"mu": pd.LIMITS["mu"]["default"], "lr": pd.LIMITS["lr"]["default"]})
+    poll(page, lambda _: fig.get_attribute("data-step") == "0" and note.is_hidden(), timeout_ms=60_000, message="defaults again")
     assert not live.console, live.console
 
 

@@ -163,9 +163,15 @@ def test_a_diverging_run_stops_with_a_clear_error_not_nan_or_warnings():
     cfg = demo.make_config({**limits.defaults(demo.LIMITS), "mu": 8, "lr": 2.0})
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(pdyn.Diverged, match=r"diverged at step \d+ .*mu = 8.*lr = 2") as err:
+        with pytest.raises(pdyn.Diverged, match=r"diverged at step \d+ .*\u03bc = 8.*learning rate 2 ") as err:
             pdyn.run(cfg, 200)
         good = pdyn.run({**cfg, "mu": 1}, err.value.step)   # the same lr with one update per batch stays finite
     assert np.all(np.isfinite(good["probs"]))
-    with pytest.raises(ValueError, match="diverged"):       # the page's JSON entry reports it the same way
-        demo.run(json.dumps({"config": {**limits.defaults(demo.LIMITS), "mu": 8, "lr": 2.0}, "state": None, "steps": 200}))
+    # the page's JSON entry returns the steps before it, a finite state, and why it stopped (the view's note)
+    res = json.loads(demo.run(json.dumps({"config": {**limits.defaults(demo.LIMITS), "mu": 8, "lr": 2.0}, "state": None,
+                                          "steps": 200})))
+    assert res["diverged"] == str(err.value)
+    assert len(res["records"]) == err.value.step - 1 == res["state"]["step"]
+    assert np.all(np.isfinite(res["state"]["logits"])) and np.all(np.isfinite(res["probs"]))
+    fine = json.loads(demo.run(json.dumps({"config": limits.defaults(demo.LIMITS), "state": None, "steps": 5})))
+    assert fine["diverged"] is None and len(fine["records"]) == 5

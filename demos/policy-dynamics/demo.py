@@ -53,7 +53,8 @@ def make_config(knobs: dict) -> dict:
 
 def advance(payload: dict) -> dict:
     """Advance the run ``steps`` steps from ``state`` (None: step 0 of the seed).
-    -> {"state", "probs" (current), "ref_probs", "answers", "rewards", "question", "records": [RECORD_FIELDS]}."""
+    -> {"state", "probs" (current), "ref_probs", "answers", "rewards", "question", "records": [RECORD_FIELDS],
+    "diverged": null | why the run stopped (the steps before it are returned; the state is the last finite one)}."""
     knobs = payload.get("config", {})
     if not isinstance(knobs, dict):
         raise ValueError("config must be an object")
@@ -64,11 +65,16 @@ def advance(payload: dict) -> dict:
         state = policy_dynamics.init_state(cfg)
     elif not isinstance(state, dict):
         raise ValueError("state must be an object or null")
-    records = []
+    records, diverged = [], None
     for _ in range(steps):
-        state, rec = policy_dynamics.step(state, cfg)
+        try:
+            state, rec = policy_dynamics.step(state, cfg)
+        except policy_dynamics.Diverged as err:
+            diverged = str(err)
+            break
         records.append({k: rec[k] for k in RECORD_FIELDS})
     return {
+        "diverged": diverged,
         "state": state,
         "probs": np.exp(policy_dynamics.log_softmax(state["logits"])).tolist(),
         "ref_probs": np.exp(policy_dynamics.log_softmax(state["ref_logits"])).tolist(),

@@ -109,7 +109,14 @@ export function mount(figure, runtime, initial) {
     const mine = epoch;
     try {
       const res = await runtime.call(figure.dataset.demo, "run", { config: config(), state, steps });
-      if (mine === epoch) show(res);
+      if (mine === epoch) {
+        show(res);
+        if (res.diverged) {     // the run cannot go on with these settings: say why, stop, keep the last finite step
+          setPlaying(false);
+          queued = 0;
+          shell.note(`Stopped: ${res.diverged}.`);
+        }
+      }
       shell.showError(null);
     } catch (err) {
       setPlaying(false);
