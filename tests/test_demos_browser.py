@@ -320,7 +320,11 @@ def test_code_that_raises_shows_the_error_in_the_figure(live):
     fig.locator(".demo-run").click()
     error = fig.locator(".demo-error")
     error.wait_for(state="visible", timeout=60_000)
-    assert "RuntimeError: reader broke it" in error.inner_text()
+    # what went wrong first, then where, in the files as the Python tab names them
+    text = error.inner_text()
+    assert text.startswith("Python raised an error:\nRuntimeError: reader broke it"), text
+    assert re.search(r'where \(innermost last\):\n\s*File "demos/[\w/-]+\.py", line \d+', text), text
+    assert "/home/pyodide" not in text and "^^^" not in text
     assert fig.get_attribute("data-state") == "live"             # the page is not frozen; the runtime answers
     fig.locator(".demo-reset").click()
     poll(page, """() => document.querySelector('figure[data-demo="group-advantage"] .demo-error').hidden""")

@@ -55,9 +55,15 @@ def _demo_reload():
         return json.dumps({"ok": False, "error": _short_traceback(exc)})
 
 def _short_traceback(exc):
+    # what went wrong first (a small box may show only its top), then where: the last three frames in the demos'
+    # files, named as the Python tab names them (demos/...)
+    what = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/demos/" in f.filename]
-    where = "".join(traceback.format_list(frames[-3:]))
-    return (where + "".join(traceback.format_exception_only(type(exc), exc))).strip()
+    for f in frames:
+        f.filename = f.filename[f.filename.index("/demos/") + 1:]
+    # without the ^^^ markers under each line (on a phone they wrap into rows of carets)
+    where = "\\n".join(l for l in "".join(traceback.format_list(frames[-3:])).splitlines() if l.strip(" ^~"))
+    return what + ("\\n\\nwhere (innermost last):\\n" + where if where else "")
 `;
 
 const SNAPSHOT_CACHE = "pyodide-snapshot";
