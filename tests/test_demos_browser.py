@@ -390,6 +390,34 @@ def test_a_link_to_a_demo_starts_python_without_waiting_for_the_figure(browser, 
         w.close()
 
 
+@pytest.mark.parametrize("in_view", [True, False])
+def test_a_reload_with_a_demo_in_view_starts_python_at_once(browser, served_site, in_view):
+    """A reload (or a return through the history) of a page left with a demo near the viewport starts the runtime
+    at once, as a demo link does: the browser restores the scroll position only once the page is laid out. Left
+    at the top, the reloaded page waits for the reader (here: never, as nothing can come into view)."""
+    w = watch(browser, served_site.url)
+    mounted = lambda p: p.locator("figure.demo[data-demo].js").count() == 4   # noqa: E731
+    try:
+        w.context.add_init_script(NO_OBSERVER)
+        open_chapter(w, served_site)
+        poll(w.page, mounted, timeout_ms=60_000, message="every figure mounted")
+        if in_view:
+            w.page.locator('figure[data-demo="group-advantage"]').scroll_into_view_if_needed()
+        assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 0
+        w.page.reload()
+        poll(w.page, mounted, timeout_ms=60_000, message="every figure mounted after the reload")
+        if in_view:
+            wait_live(w.page)
+            assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 1
+        else:
+            w.page.wait_for_timeout(500)    # (what must not happen: a start has no trigger here but a bug)
+            assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 0
+            assert set(demo_states(w.page).values()) == {"static"}
+        assert w.console == []
+    finally:
+        w.close()
+
+
 def test_bad_hash_gives_defaults_and_a_note(browser, served_site):
     w = watch(browser, served_site.url)
     try:

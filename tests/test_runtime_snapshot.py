@@ -1,10 +1,11 @@
-"""Warm start from a Pyodide memory snapshot (templates/assets/demos/worker.mjs), in headless Chromium against
-the real site with self-hosted Pyodide on http://127.0.0.1 (a secure context, so Cache Storage exists).
+"""Warm start from a Pyodide memory snapshot and numpy's installed files (templates/assets/demos/worker.mjs), in
+headless Chromium against the real site with self-hosted Pyodide on http://127.0.0.1 (a secure context, so Cache
+Storage exists).
 
 The first visit loads plainly and, once live, a short-lived second worker stores a snapshot of the bare
-interpreter in Cache Storage; a reload restores it. A missing
-snapshot and a corrupt one (garbage bytes, with or without a matching checksum) must both end in a plain load.
-Every path ends live with CPython's numbers and without a console error."""
+interpreter and numpy's files, installed and compiled, in Cache Storage; a reload restores both. A missing
+snapshot and a corrupt one (garbage bytes, with or without a matching checksum) must both end in a plain load;
+so must corrupt package files. Every path ends live with CPython's numbers and without a console error."""
 from __future__ import annotations
 
 import hashlib
@@ -18,7 +19,8 @@ from support import chapters_with_demos, wait_live, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demos_browser")]
 
-CACHE = "pyodide-snapshot"          # the worker's Cache Storage name
+CACHE = "pyodide-snapshot"          # the worker's Cache Storage names: the memory snapshot,
+PACKAGES = "pyodide-packages"       # numpy's installed, compiled files
 WAIT_S = 60.0
 
 
@@ -38,8 +40,8 @@ def wait_mark(page, name: str, timeout_s: float = WAIT_S) -> None:
         page.wait_for_timeout(100)
 
 
-def cache_entries(page) -> list[dict]:
-    """The snapshot cache as the page sees it (same origin as the worker): [{url, size, sha256}]."""
+def cache_entries(page, name: str = CACHE) -> list[dict]:
+    """A cache of the worker's as the page sees it (same origin as the worker): [{url, size, sha256}]."""
     return page.evaluate("""async (name) => {
         const cache = await caches.open(name);
         const out = [];
@@ -48,15 +50,15 @@ def cache_entries(page) -> list[dict]:
             out.push({ url: req.url, size: (await r.arrayBuffer()).byteLength, sha256: r.headers.get('x-snapshot-sha256') });
         }
         return out;
-    }""", CACHE)
+    }""", name)
 
 
-def overwrite_entry(page, url: str, garbage: bytes, sha256: str | None) -> None:
+def overwrite_entry(page, url: str, garbage: bytes, sha256: str | None, name: str = CACHE) -> None:
     page.evaluate("""async ([name, url, bytes, sha]) => {
         const headers = { 'content-type': 'application/octet-stream' };
         if (sha) headers['x-snapshot-sha256'] = sha;
         await (await caches.open(name)).put(url, new Response(new Uint8Array(bytes), { headers }));
-    }""", [CACHE, url, list(garbage), sha256])
+    }""", [name, url, list(garbage), sha256])
 
 
 def runtime_label(page) -> str:
@@ -99,10 +101,13 @@ def first_visit(w, served) -> dict:
     """Missing snapshot: a plain load, then the snapshot worker stores one. Returns the stored entry."""
     open_chapter(w, served)
     wait_live(w.page)
-    assert "demo-snapshot-wanted" in marks(w.page) and "demo-snapshot-restored" not in marks(w.page)
+    seen = marks(w.page)
+    assert {"demo-snapshot-wanted", "demo-packages-wanted"} <= seen
+    assert not {"demo-snapshot-restored", "demo-packages-restored"} & seen
     assert runtime_label(w.page) == "Python runtime"
     moved_slider_matches_cpython(w.page)
     wait_mark(w.page, "demo-snapshot-stored")
+    wait_mark(w.page, "demo-packages-stored")
     [entry] = cache_entries(w.page)
     assert "/pyodide-snapshot/0.27." in entry["url"]
     assert entry["size"] > 1_000_000                    # a whole interpreter heap (about 21 MB), not a stub
@@ -116,7 +121,8 @@ def test_missing_snapshot_then_hit(fresh, served_site):
         open_chapter(fresh, served_site)
     wait_live(fresh.page)
     seen = marks(fresh.page)
-    assert "demo-snapshot-restored" in seen and not {"demo-snapshot-dropped", "demo-snapshot-wanted"} & seen
+    assert {"demo-snapshot-restored", "demo-packages-restored"} <= seen
+    assert not {"demo-snapshot-dropped", "demo-snapshot-wanted", "demo-packages-dropped", "demo-packages-wanted"} & seen
     assert runtime_label(fresh.page) == "Python runtime (from cache)"
     moved_slider_matches_cpython(fresh.page)
     assert cache_entries(fresh.page) == [entry]         # restored, not rewritten
@@ -149,6 +155,74 @@ def test_corrupt_snapshot_falls_back_to_a_plain_load(fresh, served_site, checksu
     assert fresh.console == [] and fresh.csp_violations() == []
 
 
+READ_PACKAGES = """async (name) => {
+    const cache = await caches.open(name);
+    const [key] = await cache.keys();
+    const blob = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+    const n = new DataView(blob.buffer).getUint32(0, true);
+    const index = JSON.parse(new TextDecoder().decode(blob.subarray(4, 4 + n)));
+    let at = 4 + n;
+    const out = {};
+    for (const [path, size] of index) {
+        const data = blob.subarray(at, at + size);
+        at += size;
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+        out[path] = { size, sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''),
+                      head: [...data.subarray(0, 16)] };
+    }
+    return { url: key.url, files: out, total: blob.length, end: at };
+}"""
+
+
+def test_stored_packages_are_the_wheel_installed_and_compiled(fresh, served_site):
+    """What the helper stores for numpy is exactly the wheel's files, each as the wheel has it, plus one compiled
+    module per .py: an unchecked-hash .pyc (flags 1: a later visit rewrites the sources, so their mtimes never
+    match) for Pyodide's Python (the magic of 3.12, not of this CPython)."""
+    import importlib.util
+    import zipfile
+    first_visit(fresh, served_site)
+    got = fresh.page.evaluate(READ_PACKAGES, PACKAGES)
+    assert got["end"] == got["total"] and "/pyodide-packages/0.27." in got["url"]
+    [wheel] = (served_site.root / "pyodide").glob("numpy-*.whl")
+    assert hashlib.sha256(wheel.read_bytes()).hexdigest() in got["url"]     # keyed by the wheel it came from
+    site = "/lib/python3.12/site-packages/"
+    with zipfile.ZipFile(wheel) as z:
+        wheel_files = {site + i.filename: hashlib.sha256(z.read(i)).hexdigest() for i in z.infolist() if not i.is_dir()}
+    stored = got["files"]
+    assert {p: stored[p]["sha256"] for p in wheel_files if p in stored} == wheel_files   # every file, same bytes
+    compiled = {p for p in stored if p.endswith(".pyc")}
+    assert set(stored) == set(wheel_files) | compiled                                  # and nothing else
+    sources = [p for p in wheel_files if p.endswith(".py")]
+    assert len(sources) > 100 and len(compiled) == len(sources)
+    magic_312 = (3531).to_bytes(2, "little") + b"\r\n"                               # CPython 3.12's pyc magic
+    assert importlib.util.MAGIC_NUMBER != magic_312                                    # (this is not 3.12)
+    for src in sources:
+        d, name = src.rsplit("/", 1)
+        head = bytes(stored[f"{d}/__pycache__/{name[:-3]}.cpython-312.pyc"]["head"])
+        assert head[:4] == magic_312 and int.from_bytes(head[4:8], "little") == 1, src
+
+
+@pytest.mark.parametrize("checksum", ["stale", "matching"])
+def test_corrupt_packages_fall_back_to_the_wheel(fresh, served_site, checksum):
+    """Garbage in place of numpy's stored files, with a stale checksum (caught by the checksum) or a matching one
+    (caught by the blob's own index): dropped, numpy installed from its wheel, live with CPython's numbers; the
+    snapshot is still restored. The helper stores good files again."""
+    first_visit(fresh, served_site)
+    [entry] = cache_entries(fresh.page, PACKAGES)
+    garbage = bytes(range(256)) * 64
+    sha = hashlib.sha256(garbage).hexdigest() if checksum == "matching" else entry["sha256"]
+    overwrite_entry(fresh.page, entry["url"], garbage, sha, PACKAGES)
+    fresh.page.reload()
+    wait_live(fresh.page)
+    seen = marks(fresh.page)
+    assert {"demo-packages-dropped", "demo-snapshot-restored"} <= seen and "demo-packages-restored" not in seen
+    moved_slider_matches_cpython(fresh.page)
+    wait_mark(fresh.page, "demo-packages-stored")
+    [again] = cache_entries(fresh.page, PACKAGES)
+    assert again["size"] > 1_000_000 and again["sha256"] != hashlib.sha256(garbage).hexdigest()
+    assert fresh.console == [] and fresh.csp_violations() == []
+
+
 def test_insecure_context_has_no_cache_storage_and_loads_plainly(browser, served_site):
     """On an insecure http:// origin (not 127.0.0.1 or localhost) there is no Cache Storage (and no
     crypto.subtle): no snapshot, no error, still live."""
@@ -163,8 +237,8 @@ def test_insecure_context_has_no_cache_storage_and_loads_plainly(browser, served
         assert w.page.evaluate("() => [window.isSecureContext, typeof caches]") == [False, "undefined"]
         wait_live(w.page)
         w.page.wait_for_timeout(6000)                    # past the moment a snapshot worker would start
-        assert not {"demo-snapshot-wanted", "demo-snapshot-stored", "demo-snapshot-restored",
-                    "demo-snapshot-dropped"} & marks(w.page)
+        assert not {f"demo-{k}-{e}" for k in ("snapshot", "packages")
+                    for e in ("wanted", "stored", "restored", "dropped")} & marks(w.page)
         moved_slider_matches_cpython(w.page)
         assert w.console == [] and w.csp_violations() == []
     finally:

@@ -62,6 +62,27 @@ export function metered(connection = navigator.connection) {
     || connection.type === "cellular";
 }
 
+// sessionStorage (this tab): was a demo near the viewport when the reader left this page?
+const IN_VIEW_KEY = "demo-in-view:";
+
+function returningToADemo() {
+  try {
+    const type = performance.getEntriesByType("navigation")[0]?.type;
+    const returning = type === "reload" || type === "back_forward";
+    return returning && sessionStorage.getItem(IN_VIEW_KEY + location.pathname) === "1";
+  } catch {
+    return false; // storage switched off: start on scroll, as for a first visit
+  }
+}
+
+function rememberDemoInView(inView) {
+  try {
+    sessionStorage.setItem(IN_VIEW_KEY + location.pathname, inView ? "1" : "0");
+  } catch {
+    // storage switched off or full: the next visit starts on scroll
+  }
+}
+
 function main() {
   let settings;
   try {
@@ -74,17 +95,28 @@ function main() {
   const start = () => { if (!runtime.askFirst) runtime.start(); };
   // A link to a demo (#demo-NAME, or a shared setup #demo-NAME=...): the reader came for it, so Python starts now,
   // while the page is still being parsed and laid out, instead of when the figure comes into view.
-  if (/^#demo-[a-z]/.test(location.hash)) start();
+  // The same for a reload, or a return through the history, of a page this tab left with a demo in view: the
+  // browser restores that scroll position, but only once the page is laid out.
+  if (/^#demo-[a-z]/.test(location.hash) || returningToADemo()) start();
+  const margin = 600;
+  const near = (f) => {
+    const r = f.getBoundingClientRect(); // all zero for a figure not rendered (e.g. hidden at this depth)
+    return (r.width > 0 || r.height > 0) && r.bottom > -margin && r.top < innerHeight + margin;
+  };
   const mountAll = () => {
     const figures = [...document.querySelectorAll("figure.demo[data-demo][data-view]")];
     for (const figure of figures) mountOne(figure, runtime, start, settings.root);
+    // the observer's rule, checked once now: its first report comes only after the page's first paint (on the long
+    // chapter, a third of a second later); asking for the figures' boxes lays the page out now instead
+    if (figures.some(near)) start();
+    addEventListener("pagehide", () => rememberDemoInView(figures.some(near)));
     if ("IntersectionObserver" in window) {
       const io = new IntersectionObserver((entries) => {
         if (entries.some((e) => e.isIntersecting)) {
           io.disconnect();
           start();
         }
-      }, { rootMargin: "600px 0px" });
+      }, { rootMargin: `${margin}px 0px` });
       figures.forEach((f) => io.observe(f));
     }
   };

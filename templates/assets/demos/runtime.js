@@ -14,9 +14,9 @@ export const STAGE_LABELS = {
 };
 export const CALL_TIMEOUT_MS = 10000;
 const BOOT_TIMEOUT_MS = 120000;
-// the snapshot worker waits until the reader has been on the live page a while: not competing with the first
+// the helper worker (snapshot, packages) waits until the reader has been on the live page a while: not competing with the first
 // interactions, and never started for a page that is closed at once
-const SNAPSHOT_AFTER_LIVE_MS = 5000;
+const CACHES_AFTER_LIVE_MS = 5000;
 
 export class Runtime {
   // config: {mode, indexURL (absolute), integrity, rootURL (absolute, ends with /), manifestURL, workerURL}
@@ -25,8 +25,8 @@ export class Runtime {
     this.worker = null;
     this.stage = "static"; // static | runtime | numpy | code | live | error
     this.source = null; // "snapshot" when the runtime came from the cached memory snapshot
-    this.snapshotWanted = false; // the worker found no snapshot where it could keep one
-    this.snapshotWorker = null;
+    this.cachesWanted = false; // the worker found no snapshot or no installed packages where it could keep them
+    this.helper = null; // the worker that makes them
     this.error = null;
     this.listeners = new Set();
     this.pending = new Map();
@@ -96,7 +96,7 @@ export class Runtime {
       if (msg.stage === "live") {
         clearTimeout(this.bootTimer);
         performance.mark("demo-runtime-live");
-        if (this.snapshotWanted) setTimeout(() => this.makeSnapshot(), SNAPSHOT_AFTER_LIVE_MS);
+        if (this.cachesWanted) setTimeout(() => this.makeCaches(), CACHES_AFTER_LIVE_MS);
       }
       performance.mark(`demo-stage-${msg.stage}`); // when each stage began, for bench/
       // start() already showed "runtime": repeating it would rewrite every figure's status line for nothing
@@ -107,9 +107,10 @@ export class Runtime {
     } else if (msg.type === "progress") {
       this.loadedBytes += msg.bytes;
       for (const fn of this.progressListeners) fn(this.loadedBytes, msg.file);
-    } else if (msg.type === "snapshot") {
-      performance.mark(`demo-snapshot-${msg.event}`); // wanted | restored | dropped: read by tests and bench/
-      if (msg.event === "wanted") this.snapshotWanted = true;
+    } else if (msg.type === "snapshot" || msg.type === "packages") {
+      // demo-snapshot-* / demo-packages-*: wanted | restored | dropped, read by tests and bench/
+      performance.mark(`demo-${msg.type}-${msg.event}`);
+      if (msg.event === "wanted") this.cachesWanted = true;
     } else if (msg.type === "restart") {
       this.stop();
       this.start({ snapshot: false });
@@ -129,32 +130,34 @@ export class Runtime {
     }
   }
 
-  // a short-lived second worker makes the snapshot for the next visit (off this visit's critical path)
-  makeSnapshot() {
-    if (this.snapshotWorker || !this.snapshotWanted) return;
-    this.snapshotWanted = false;
+  // a short-lived second worker makes what this visit missed, the snapshot and the installed packages, for the
+  // next visit (off this visit's critical path)
+  makeCaches() {
+    if (this.helper || !this.cachesWanted) return;
+    this.cachesWanted = false;
     let helper;
     try {
-      helper = new Worker(this.config.workerURL, { type: "module", name: "pyodide-snapshot" });
+      helper = new Worker(this.config.workerURL, { type: "module", name: "pyodide-caches" });
     } catch {
       return;
     }
-    this.snapshotWorker = helper;
+    this.helper = helper;
     const end = () => {
       clearTimeout(timer);
       helper.terminate();
     };
     const timer = setTimeout(end, BOOT_TIMEOUT_MS);
     helper.onmessage = (event) => {
-      if (event.data.type !== "snapshot") return;
-      performance.mark(`demo-snapshot-${event.data.event}`); // stored | failed | skipped | dropped
-      end();
+      const { type, event: what } = event.data;
+      // demo-snapshot-* / demo-packages-*: stored | failed | skipped | dropped
+      if (type === "snapshot" || type === "packages") performance.mark(`demo-${type}-${what}`);
+      if (type === "done") end();
     };
     helper.onerror = (event) => {
       event.preventDefault();
       end();
     };
-    helper.postMessage({ type: "make-snapshot", indexURL: this.config.indexURL, integrity: this.config.integrity });
+    helper.postMessage({ type: "make-caches", indexURL: this.config.indexURL, integrity: this.config.integrity });
   }
 
   stop() {

@@ -1,22 +1,28 @@
 // Module Web Worker: boots Pyodide, installs numpy, loads the very files of demos/ that the build's manifest
 // lists (demos/manifest.json: shared modules, each demo's demo.py, data files) and answers calls.
-// Warm start: once the first visit is live, a second, short-lived instance of this worker ("make-snapshot")
-// takes a memory snapshot of a bare interpreter (before any package is loaded: Pyodide 0.27 cannot snapshot
-// loaded extension modules) and keeps it in Cache Storage, keyed by the Pyodide version and the SRI hash of
-// pyodide.asm.wasm, off the first visit's critical path; later visits restore it instead of initialising Python.
-// Anything wrong with it (no Cache Storage, quota, other build, corrupt bytes) deletes it and loads plainly.
-// The snapshot never ships with the site: each browser makes its own.
+// numpy is installed from its wheel (checked against the lock's sha256) by unpacking it: its extension modules
+// are compiled when Python imports them, not all 19 up front as loadPackage does.
+// Warm start: once the first visit is live, a second, short-lived instance of this worker ("make-caches") makes
+// what the visit missed and keeps it in Cache Storage, off the first visit's critical path:
+//   - a memory snapshot of a bare interpreter (before any package is loaded: Pyodide 0.27 cannot snapshot
+//     loaded extension modules), keyed by the Pyodide version and the SRI hash of pyodide.asm.wasm; later visits
+//     restore it instead of initialising Python;
+//   - numpy's installed files with every module compiled (Pyodide does not write .pyc files), keyed by the
+//     version and the wheel's sha256; later visits write them back instead of unpacking the wheel and compiling.
+// Anything wrong with either (no Cache Storage, quota, other build, corrupt bytes) deletes it and loads plainly.
+// Neither ever ships with the site: each browser makes its own.
 // Protocol (all payloads are JSON strings, so nothing but strings crosses the boundary):
 //   in : {type: "boot", indexURL, integrity: {file: "sha384-..."}, manifestURL, rootURL, snapshot: bool}
 //        {type: "call", id, demo, fn, payload}    -> demos/<demo>/demo.py's <fn>(payload)
 //        {type: "source", id, path, source}       -> replace the file at <path> and re-import demos.*
-//        {type: "make-snapshot", indexURL, integrity}  (a separate worker) make and store the snapshot
+//        {type: "make-caches", indexURL, integrity}  (a separate worker) make and store what is missing
 //   out: {type: "stage", stage, source?}           stage: runtime | numpy | code | live;
 //                                                  source: "snapshot" when the runtime is restored from cache
-//        {type: "snapshot", event}                 event: wanted (a miss: make one once live) | stored |
+//        {type: "snapshot" | "packages", event}    event: wanted (a miss: make one once live) | stored |
 //                                                  restored | dropped | failed | skipped
-//        {type: "restart"}                         a restored snapshot failed inside Pyodide: start a fresh
-//                                                  worker without one (the entry is already deleted)
+//        {type: "done"}                            the helper has stored what it could
+//        {type: "restart"}                         a restored snapshot (or package files) failed inside Pyodide:
+//                                                  start a fresh worker without them (the entry is already deleted)
 //        {type: "progress", file, bytes}              a runtime file arrived (bytes: its size), for the status line
 //        {type: "boot-error", stage, message}
 //        {type: "result", id, ok, value | error, ms}   ms: time spent in Python
@@ -24,6 +30,15 @@
 
 const PYODIDE_VERSION = "0.27.7";
 const HOME = "/home/pyodide";
+// Directory listings the import system keeps (written files must be seen). importlib.invalidate_caches() would
+// also re-read the standard library zip's directory once per zipimporter (70 ms in Node), for nothing.
+const FORGET_LISTINGS = `
+import importlib.machinery, sys
+def _forget_listings():
+    for finder in list(sys.path_importer_cache.values()):
+        if isinstance(finder, importlib.machinery.FileFinder):
+            finder.invalidate_caches()
+`;
 const BOOTSTRAP = `
 import importlib, json, sys, traceback
 if ${JSON.stringify(HOME)} not in sys.path:
@@ -32,7 +47,7 @@ if ${JSON.stringify(HOME)} not in sys.path:
 def _import_registry():
     for name in [m for m in sys.modules if m == "demos" or m.startswith("demos.")]:
         del sys.modules[name]
-    importlib.invalidate_caches()
+    _forget_listings()
     return importlib.import_module("demos.registry")
 
 _registry = _import_registry()
@@ -67,15 +82,19 @@ def _short_traceback(exc):
 `;
 
 const SNAPSHOT_CACHE = "pyodide-snapshot";
+const PACKAGES_CACHE = "pyodide-packages";
 // after a restore, Python's state is the snapshot's: reseed what would otherwise repeat on every visit
 const RESEED = "import random; random.seed()";
-// Pure-Python standard-library modules imported before the snapshot is taken, so a restore has them already:
-// those of Pyodide's package loader (unpacking numpy's wheel), of `import numpy` (CPython 3.11's list) and of
-// the bootstrap below. Measured in Node, 6 alternated restores each: restore + loadPackage("numpy") + import,
-// median 2.46 s with them vs 2.83 s without. (numpy itself cannot be in the snapshot in Pyodide 0.27.)
+// Standard-library modules imported before the snapshot is taken, so a restore has them already: Pyodide 0.27's
+// standard library is sources (python312.zip holds .py files), and a module first imported after the restore is
+// compiled on every visit. Those of Pyodide's package loader, of `import numpy` (ctypes and __future__ among
+// them), of the bootstrap below and of the demos (dataclasses, hashlib, hmac, secrets: found by listing
+// sys.modules after each step in Node). Measured in Node, 6 alternated restores each: restore + numpy + import,
+// median 2.46 s with the first list vs 2.83 s without. (numpy itself cannot be in the snapshot in Pyodide 0.27.)
 const SNAPSHOT_IMPORTS = "import pyodide._package_loader, zipfile, tarfile, shutil, sysconfig, base64, email.parser, " +
   "ast, collections.abc, contextvars, datetime, dis, inspect, linecache, math, numbers, opcode, pickle, platform, " +
-  "struct, textwrap, tokenize, typing, weakref, json, importlib, traceback, random, pathlib, re, functools, warnings, enum";
+  "struct, textwrap, tokenize, typing, weakref, json, importlib, traceback, random, pathlib, re, functools, warnings, " +
+  "enum, ctypes, __future__, dataclasses, hashlib, hmac, secrets";
 
 let pyodide = null;
 let callFn = null;
@@ -85,8 +104,8 @@ function post(msg) {
   self.postMessage(msg);
 }
 
-// Responses fetched ahead of Pyodide's own request (the lock file, numpy's wheel), so that the downloads
-// overlap the runtime's boot: url -> Promise<{bytes, status, headers}>, each handed out once.
+// Responses read ahead of Pyodide's own request (the lock file, which the worker reads too), so that the download
+// overlaps the runtime's boot: url -> Promise<{bytes, status, headers}>, each handed out once.
 const prefetched = new Map();
 const plainFetch = self.fetch.bind(self);
 
@@ -99,11 +118,26 @@ function prefetch(url, sri) {
   return got;
 }
 
+// Requests made ahead of Pyodide's own (the runtime's wasm and standard library), handed out once as they are:
+// the wasm's very Response, so that its streaming compile still finds the browser's code cache.
+const requested = new Map();
+
+function request(url, sri) {
+  const response = reportSize(plainFetch(url, sri ? { integrity: sri } : {}), url);
+  response.catch(() => {}); // a failed early request is simply made again when Pyodide asks for it
+  requested.set(url, response);
+}
+
 // fetch() that enforces Subresource Integrity for the pinned runtime files (cdn and local mode alike).
 function pinnedFetch(integrity, baseURL) {
   const plain = plainFetch;
   return (input, init) => {
     const url = input instanceof Request ? input.url : String(input);
+    const made = requested.get(url);
+    if (made) {
+      requested.delete(url);
+      return made.catch(() => pinnedFetch(integrity, baseURL)(input, init));
+    }
     const early = prefetched.get(url);
     if (early) {
       prefetched.delete(url);
@@ -126,16 +160,23 @@ function reportSize(promise, url) {
   });
 }
 
-// import() cannot carry an integrity attribute: fetch with integrity, then import the verified bytes.
-async function importVerified(url, sri) {
-  if (!sri) return import(url);
+// import() cannot carry an integrity attribute: fetch with integrity, then import the verified bytes (as a blob
+// URL). Returns what to import: that URL, or the plain one when there is no pinned hash.
+// A self-hosted runtime comes from the page's own origin, which SRI cannot guard against: import it by its URL,
+// so that the browser's code cache for it is used (a blob URL compiles its 1.2 MB afresh on every visit).
+async function verifiedModule(url, sri) {
+  if (!sri || new URL(url).origin === self.location.origin) return url;
   const response = await self.fetch(url, { integrity: sri }); // self.fetch is pinnedFetch: reports the size
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  const blobURL = URL.createObjectURL(new Blob([await response.text()], { type: "text/javascript" }));
+  return URL.createObjectURL(new Blob([await response.text()], { type: "text/javascript" }));
+}
+
+async function importModule(source) {
+  const url = await source;
   try {
-    return await import(blobURL);
+    return await import(url);
   } finally {
-    URL.revokeObjectURL(blobURL);
+    if (url.startsWith("blob:")) URL.revokeObjectURL(url);
   }
 }
 
@@ -159,20 +200,28 @@ function sha256SRI(hex) {
   return "sha256-" + btoa(String.fromCharCode(...hex.match(/../g).map((h) => parseInt(h, 16))));
 }
 
-// start downloading numpy (and whatever it depends on) now; Pyodide's loadPackage picks the bytes up later
-async function prefetchNumpy(indexURL, integrity) {
+// The packages the demos import (numpy and whatever it depends on, from the lock): [{name, url, sri}]. The lock
+// is fetched now; Pyodide reads it too, at the start of loadPyodide, and gets these bytes (new Response() copies them).
+async function packageList(indexURL, integrity, wanted = ["numpy"]) {
   const lockURL = indexURL + "pyodide-lock.json";
-  // Pyodide reads the lock too, at the start of loadPyodide: it gets these bytes (new Response() copies them)
   const lock = JSON.parse(new TextDecoder().decode((await prefetch(lockURL, integrity["pyodide-lock.json"])).bytes));
-  const todo = ["numpy"], seen = new Set();
+  const todo = [...wanted], seen = new Set(), out = [];
   while (todo.length) {
     const name = todo.pop();
     const entry = lock.packages[name];
     if (!entry || seen.has(name)) continue;
     seen.add(name);
     todo.push(...entry.depends);
-    prefetch(new URL(entry.file_name, indexURL).href, sha256SRI(entry.sha256));
+    out.push({ name, url: new URL(entry.file_name, indexURL).href, sri: sha256SRI(entry.sha256), sha256: entry.sha256 });
   }
+  return out;
+}
+
+// a package's wheel, checked against the lock's sha256 (the check Pyodide's loadPackage makes)
+async function wheelBytes(pkg) {
+  const response = await reportSize(plainFetch(pkg.url, { integrity: pkg.sri }), pkg.url);
+  if (!response.ok) throw new Error(`${pkg.url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
 }
 
 async function hexDigest(bytes) {
@@ -180,14 +229,12 @@ async function hexDigest(bytes) {
   return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// The snapshot's Cache Storage entry, or null when there is no usable Cache Storage (e.g. an insecure
-// context) or nothing to key it by. Keyed by version and the wasm's SRI; any other entry is an older build.
-async function snapshotSlot(indexURL, integrity) {
-  const wasm = integrity["pyodide.asm.wasm"];
-  if (!wasm || typeof caches === "undefined") return null;
+// A Cache Storage entry, or null when there is no usable Cache Storage (e.g. an insecure context) or nothing to
+// key it by. One entry per cache: any other key is an older build's and is deleted.
+async function cacheSlot(name, key) {
+  if (!key || typeof caches === "undefined") return null;
   try {
-    const cache = await caches.open(SNAPSHOT_CACHE);
-    const key = new URL(`pyodide-snapshot/${PYODIDE_VERSION}/${encodeURIComponent(wasm)}`, indexURL).href;
+    const cache = await caches.open(name);
     for (const old of await cache.keys()) if (old.url !== key) await cache.delete(old);
     return { cache, key };
   } catch {
@@ -195,8 +242,21 @@ async function snapshotSlot(indexURL, integrity) {
   }
 }
 
-// the stored snapshot's bytes if they are intact (their sha256 is kept beside them), else null (and deleted)
-async function readSnapshot(slot) {
+// the memory snapshot: keyed by the runtime's version and the wasm's SRI
+function snapshotSlot(indexURL, integrity) {
+  const wasm = integrity["pyodide.asm.wasm"];
+  return cacheSlot(SNAPSHOT_CACHE, wasm && new URL(`pyodide-snapshot/${PYODIDE_VERSION}/${encodeURIComponent(wasm)}`, indexURL).href);
+}
+
+// the installed packages: keyed by the runtime's version and each wheel's sha256 (from the lock)
+function packagesSlot(indexURL, pkgs) {
+  const wheels = pkgs.map((pkg) => `${pkg.name}-${pkg.sha256}`).join("+");
+  return cacheSlot(PACKAGES_CACHE, pkgs.length && new URL(`pyodide-packages/${PYODIDE_VERSION}/${wheels}`, indexURL).href);
+}
+
+// a stored entry's bytes if they are intact (their sha256 is kept beside them), else null (and deleted).
+// kind: "snapshot" | "packages", the name the page's marks use
+async function readEntry(slot, kind) {
   if (!slot) return null;
   try {
     const hit = await slot.cache.match(slot.key);
@@ -206,12 +266,12 @@ async function readSnapshot(slot) {
   } catch {
     // unreadable: treated as corrupt
   }
-  await dropSnapshot(slot);
+  await dropEntry(slot, kind);
   return null;
 }
 
-async function dropSnapshot(slot) {
-  post({ type: "snapshot", event: "dropped" });
+async function dropEntry(slot, kind) {
+  post({ type: kind, event: "dropped" });
   try {
     await slot.cache.delete(slot.key);
   } catch {
@@ -219,39 +279,152 @@ async function dropSnapshot(slot) {
   }
 }
 
-// Pyodide's loadPyodide, from the pinned (SRI-checked) runtime files
+// store in the background (quota or a full disk just means no warm start next time)
+async function storeEntry(slot, bytes, kind) {
+  try {
+    const headers = { "content-type": "application/octet-stream", "x-snapshot-sha256": await hexDigest(bytes) };
+    await slot.cache.put(slot.key, new Response(bytes, { headers }));
+    post({ type: kind, event: "stored" });
+  } catch {
+    await dropEntry(slot, kind);
+  }
+}
+
+// Installed files as one uncompressed blob: [u32 LE: n][n bytes of JSON [[path, size], ...]][the files' bytes]
+function packFiles(files) {
+  const header = new TextEncoder().encode(JSON.stringify(files.map(([path, data]) => [path, data.length])));
+  const out = new Uint8Array(4 + header.length + files.reduce((n, [, data]) => n + data.length, 0));
+  new DataView(out.buffer).setUint32(0, header.length, true);
+  out.set(header, 4);
+  let at = 4 + header.length;
+  for (const [, data] of files) {
+    out.set(data, at);
+    at += data.length;
+  }
+  return out;
+}
+
+// the inverse of packFiles: [[path, bytes], ...]; throws on anything packFiles did not write
+function unpackFiles(blob) {
+  const n = new DataView(blob.buffer, blob.byteOffset, blob.byteLength).getUint32(0, true);
+  const index = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(blob.subarray(4, 4 + n)));
+  let at = 4 + n;
+  const files = index.map(([path, size]) => {
+    if (typeof path !== "string" || !path.startsWith("/lib/") || path.includes("..") || !Number.isInteger(size) || size < 0)
+      throw new Error("not a package blob");
+    const data = blob.subarray(at, at + size);
+    at += size;
+    return [path, data];
+  });
+  if (at !== blob.length) throw new Error("not a package blob");
+  return files;
+}
+
+function sitePackages() {
+  return pyodide.runPython("import site; site.getsitepackages()[0]");
+}
+
+function filesUnder(dir) {
+  return JSON.parse(pyodide.runPython(`import json, os
+json.dumps([os.path.join(d, f) for d, _, fs in os.walk(${JSON.stringify(dir)}) for f in fs])`));
+}
+
+// Install from the wheels: unpack; the extension modules are compiled when Python first imports them (the
+// worker may compile synchronously), so numpy's test, fft and lapack_lite modules cost nothing until used
+// (loadPackage compiles all 19 of numpy's at once).
+async function installWheels(wheels) {
+  const dir = sitePackages();
+  for (const wheel of wheels) pyodide.unpackArchive(await wheel, "wheel", { extractDir: dir });
+}
+
+// canOwn: each file keeps its slice of the blob instead of a copy (17 MB copied took 160 ms in Chromium)
+function installFiles(files) {
+  const made = new Set();
+  for (const [path, data] of files) {
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    if (!made.has(dir)) {
+      pyodide.FS.mkdirTree(dir);
+      made.add(dir);
+    }
+    pyodide.FS.writeFile(path, data, { canOwn: true });
+  }
+  pyodide.runPython(FORGET_LISTINGS + "_forget_listings()");
+}
+
+// Pyodide sets sys.dont_write_bytecode, so each visit compiled numpy's ~90 imported modules again. The stored
+// copy holds every module compiled, as unchecked-hash .pyc (no source mtime to match: the files are rewritten
+// on every visit); a new wheel means a new cache key.
+const COMPILE = `
+import py_compile
+def _compile(paths):
+    for path in paths:
+        try:
+            py_compile.compile(path, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        except py_compile.PyCompileError:
+            pass   # imported from source, as without the cache
+`;
+
+// The packages, installed and compiled in this (helper) interpreter, as the blob a later visit writes back
+async function storePackages(slot, pkgs) {
+  const dir = sitePackages();
+  const before = new Set(filesUnder(dir));
+  await installWheels(pkgs.map(wheelBytes));
+  pyodide.runPython(COMPILE);
+  const compile = pyodide.globals.get("_compile");
+  compile(filesUnder(dir).filter((path) => path.endsWith(".py") && !before.has(path)));
+  compile.destroy();
+  const files = filesUnder(dir).filter((path) => !before.has(path)).sort();
+  await storeEntry(slot, packFiles(files.map((path) => [path, pyodide.FS.readFile(path)])), "packages");
+}
+
+// Pyodide's loadPyodide, from the pinned (SRI-checked) runtime files, both downloaded at once
 async function runtimeLoader(indexURL, integrity) {
   const asm = integrity["pyodide.asm.js"];
-  if (asm) await importVerified(indexURL + "pyodide.asm.js", asm); // defines globalThis._createPyodideModule
-  const { loadPyodide, version } = await importVerified(indexURL + "pyodide.mjs", integrity["pyodide.mjs"]);
+  const asmSource = asm ? verifiedModule(indexURL + "pyodide.asm.js", asm) : null;
+  const mjsSource = verifiedModule(indexURL + "pyodide.mjs", integrity["pyodide.mjs"]);
+  mjsSource.catch(() => {}); // awaited below
+  // pyodide.asm.js defines globalThis._createPyodideModule, which loadPyodide (not the import) needs
+  const [, { loadPyodide, version }] = await Promise.all([asmSource && importModule(asmSource), importModule(mjsSource)]);
   if (version !== PYODIDE_VERSION) throw new Error(`expected Pyodide ${PYODIDE_VERSION}, got ${version}`);
   return loadPyodide;
 }
 
-// The snapshot worker: a bare interpreter, the standard-library modules a restore should have, snapshot, store.
-// Never fatal and never seen by the reader; the page terminates this worker when it reports.
-async function makeSnapshot({ indexURL, integrity = {} }) {
+// The helper worker: what the last visit missed — the snapshot (a bare interpreter with the standard-library
+// modules a restore should have) and the installed, compiled packages — made and stored. Never fatal and never
+// seen by the reader; the page terminates this worker when it says "done".
+async function makeCaches({ indexURL, integrity = {} }) {
   try {
     self.fetch = pinnedFetch(integrity, indexURL);
+    const pkgs = await packageList(indexURL, integrity).catch(() => []);
     const slot = await snapshotSlot(indexURL, integrity);
-    if (!slot || (await slot.cache.match(slot.key))) return post({ type: "snapshot", event: "skipped" });
+    const pslot = await packagesSlot(indexURL, pkgs);
+    const needSnapshot = Boolean(slot && !(await slot.cache.match(slot.key)));
+    const needPackages = Boolean(pslot && !(await pslot.cache.match(pslot.key)));
+    if (!needSnapshot) post({ type: "snapshot", event: "skipped" });
+    if (!needPackages) post({ type: "packages", event: "skipped" });
+    if (!needSnapshot && !needPackages) return;
     const loadPyodide = await runtimeLoader(indexURL, integrity);
-    pyodide = await quietly(() => loadPyodide({ indexURL, stdout: () => {}, stderr: () => {}, _makeSnapshot: true }), []);
-    pyodide.runPython(SNAPSHOT_IMPORTS);
-    await storeSnapshot(slot, pyodide.makeMemorySnapshot());
+    const options = { indexURL, stdout: () => {}, stderr: () => {}, _makeSnapshot: needSnapshot };
+    pyodide = await quietly(() => loadPyodide(options), []);
+    if (needSnapshot) {
+      try {
+        pyodide.runPython(SNAPSHOT_IMPORTS);
+        await storeEntry(slot, pyodide.makeMemorySnapshot(), "snapshot");
+      } catch {
+        post({ type: "snapshot", event: "failed" }); // e.g. "Unexpected hiwire entry": no warm start next time
+      }
+    }
+    if (needPackages) {
+      try {
+        await storePackages(pslot, pkgs);
+      } catch {
+        post({ type: "packages", event: "failed" });
+      }
+    }
   } catch {
-    post({ type: "snapshot", event: "failed" }); // e.g. "Unexpected hiwire entry": no warm start next time
-  }
-}
-
-// store in the background (about 21 MB; quota or a full disk just means no warm start next time)
-async function storeSnapshot(slot, bytes) {
-  try {
-    const headers = { "content-type": "application/octet-stream", "x-snapshot-sha256": await hexDigest(bytes) };
-    await slot.cache.put(slot.key, new Response(bytes, { headers }));
-    post({ type: "snapshot", event: "stored" });
-  } catch {
-    await dropSnapshot(slot);
+    post({ type: "snapshot", event: "failed" });
+  } finally {
+    post({ type: "done" });
   }
 }
 
@@ -299,10 +472,32 @@ async function boot({ indexURL, integrity = {}, manifestURL, rootURL, snapshot =
     self.fetch = pinnedFetch(integrity, indexURL);
     const sources = demoFiles(manifestURL, rootURL);
     sources.catch(() => {}); // awaited below; avoid an unhandled rejection meanwhile
-    prefetchNumpy(indexURL, integrity).catch(() => {}); // loadPackage fetches for itself if this failed
+    const pkgList = packageList(indexURL, integrity); // fetches the lock, which loadPyodide reads too
+    pkgList.catch(() => {}); // awaited below
+    // what loadPyodide fetches once the runtime's JavaScript has loaded: asked for now, alongside it
+    for (const file of ["pyodide.asm.wasm", "python_stdlib.zip"]) request(indexURL + file, integrity[file]);
+    const loader = runtimeLoader(indexURL, integrity);
+    loader.catch(() => {}); // awaited below
     const slot = snapshot ? await snapshotSlot(indexURL, integrity) : null;
-    const stored = readSnapshot(slot); // read (and check) while the runtime's JavaScript loads
-    const loadPyodide = await runtimeLoader(indexURL, integrity);
+    const stored = readEntry(slot, "snapshot"); // read (and check) while the runtime's JavaScript loads
+    // numpy: the installed files a helper stored after an earlier visit, else the wheels (downloaded now,
+    // overlapping the boot)
+    const packages = pkgList.then(async (pkgs) => {
+      const pslot = snapshot ? await packagesSlot(indexURL, pkgs) : null;
+      const blob = await readEntry(pslot, "packages");
+      if (blob) {
+        try {
+          return { slot: pslot, files: unpackFiles(blob) };
+        } catch {
+          await dropEntry(pslot, "packages");
+        }
+      }
+      const wheels = pkgs.map(wheelBytes);
+      wheels.forEach((w) => w.catch(() => {})); // awaited below
+      return { slot: pslot, wheels };
+    });
+    packages.catch(() => {}); // awaited below
+    const loadPyodide = await loader;
     const saved = await stored;
     if (saved) post({ type: "stage", stage, source: "snapshot" });
     const options = { indexURL, stdout: () => {}, stderr: () => {} };
@@ -313,7 +508,7 @@ async function boot({ indexURL, integrity = {}, manifestURL, rootURL, snapshot =
         post({ type: "snapshot", event: "restored" });
       } catch {
         // another build, or bytes Pyodide cannot use: forget them; a fresh worker loads plainly
-        await dropSnapshot(slot);
+        await dropEntry(slot, "snapshot");
         return post({ type: "restart" });
       }
     } else {
@@ -323,14 +518,26 @@ async function boot({ indexURL, integrity = {}, manifestURL, rootURL, snapshot =
 
     stage = "numpy";
     post({ type: "stage", stage });
-    await quietly(() => pyodide.loadPackage("numpy", { messageCallback: () => {}, errorCallback: (m) => notes.push(m) }), notes);
-    if (notes.length) throw new Error(notes.join("\n"));
-    pyodide.runPython("import numpy");
+    const installed = await packages;
+    if (installed.files) {
+      try {
+        installFiles(installed.files);
+        pyodide.runPython("import numpy");
+        post({ type: "packages", event: "restored" });
+      } catch {
+        await dropEntry(installed.slot, "packages");
+        return post({ type: "restart" });
+      }
+    } else {
+      if (installed.slot) post({ type: "packages", event: "wanted" });
+      await installWheels(installed.wheels);
+      pyodide.runPython("import numpy");
+    }
 
     stage = "code";
     post({ type: "stage", stage });
     for (const [path, data] of await sources) writeFile(path, data);
-    pyodide.runPython(BOOTSTRAP);
+    pyodide.runPython(FORGET_LISTINGS + BOOTSTRAP);
     callFn = pyodide.globals.get("_demo_call");
     reloadFn = pyodide.globals.get("_demo_reload");
 
@@ -360,7 +567,7 @@ self.addEventListener("unhandledrejection", (event) => event.preventDefault());
 self.onmessage = async (event) => {
   const msg = event.data;
   if (msg.type === "boot") return boot(msg);
-  if (msg.type === "make-snapshot") return makeSnapshot(msg);
+  if (msg.type === "make-caches") return makeCaches(msg);
   if (!callFn) return post({ type: "result", id: msg.id, ok: false, error: "Python runtime is not ready" });
   try {
     if (msg.type === "call") return answer(msg.id, ...timed(() => callFn(msg.demo, msg.fn, msg.payload)));
