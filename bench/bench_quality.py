@@ -352,7 +352,8 @@ def main(quiet: bool = False) -> list[tuple]:
     if not quiet:
         for r in rows:
             ok = "" if r[4] is None else ("ok" if r[4] else "MISSED")
-            print(f"{r[0]:<52} {r[1]!s:>10} {r[2]:<6} {r[3] or '':<14} {ok}")
+            load = f"load {r[5]}" if len(r) > 5 else ""
+            print(f"{r[0]:<52} {r[1]!s:>10} {r[2]:<6} {r[3] or '':<14} {ok:<6} {load}")
         if "failing" in lh:
             for cat, items in lh["failing"].items():
                 print(f"lighthouse {cat}: audits below 0.9: {', '.join(items)}")
