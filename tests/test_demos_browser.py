@@ -368,6 +368,24 @@ def test_blocked_pyodide_leaves_static_figures_and_no_console_error(browser, ser
 NO_OBSERVER = "delete window.IntersectionObserver;"   # no figure ever "comes into view" by itself
 
 
+def all_mounted(page) -> bool:
+    return page.locator("figure.demo[data-demo].js").count() == 4
+
+
+def assert_runtime_start(w, started: bool) -> None:
+    """With NO_OBSERVER: the page goes live after exactly one runtime start, or (started False) nothing starts the
+    runtime and every figure stays static. No console message either way."""
+    poll(w.page, all_mounted, timeout_ms=60_000, message="every figure mounted")
+    if started:
+        wait_live(w.page)
+        assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 1
+    else:
+        w.page.wait_for_timeout(500)    # (what must not happen: a start has no trigger here but a bug)
+        assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 0
+        assert set(demo_states(w.page).values()) == {"static"}
+    assert w.console == []
+
+
 @pytest.mark.parametrize("fragment, starts", [("#demo-tiny-gpt", True), ("#demo-policy-dynamics=G:4", True),
                                               ("#references", False), ("", False)])
 def test_a_link_to_a_demo_starts_python_without_waiting_for_the_figure(browser, served_site, fragment, starts):
@@ -377,15 +395,7 @@ def test_a_link_to_a_demo_starts_python_without_waiting_for_the_figure(browser, 
     try:
         w.context.add_init_script(NO_OBSERVER)
         open_chapter(w, served_site, fragment)
-        poll(w.page, lambda p: p.locator("figure.demo[data-demo].js").count() == 4, timeout_ms=60_000, message="every figure mounted")
-        if starts:
-            wait_live(w.page)
-            assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 1
-        else:
-            w.page.wait_for_timeout(500)    # (what must not happen: a start has no trigger here but a bug)
-            assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 0
-            assert set(demo_states(w.page).values()) == {"static"}
-        assert w.console == []
+        assert_runtime_start(w, starts)
     finally:
         w.close()
 
@@ -396,24 +406,14 @@ def test_a_reload_with_a_demo_in_view_starts_python_at_once(browser, served_site
     at once, as a demo link does: the browser restores the scroll position only once the page is laid out. Left
     at the top, the reloaded page waits for the reader (here: never, as nothing can come into view)."""
     w = watch(browser, served_site.url)
-    mounted = lambda p: p.locator("figure.demo[data-demo].js").count() == 4   # noqa: E731
     try:
         w.context.add_init_script(NO_OBSERVER)
         open_chapter(w, served_site)
-        poll(w.page, mounted, timeout_ms=60_000, message="every figure mounted")
+        assert_runtime_start(w, False)
         if in_view:
             w.page.locator('figure[data-demo="group-advantage"]').scroll_into_view_if_needed()
-        assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 0
         w.page.reload()
-        poll(w.page, mounted, timeout_ms=60_000, message="every figure mounted after the reload")
-        if in_view:
-            wait_live(w.page)
-            assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 1
-        else:
-            w.page.wait_for_timeout(500)    # (what must not happen: a start has no trigger here but a bug)
-            assert w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start').length") == 0
-            assert set(demo_states(w.page).values()) == {"static"}
-        assert w.console == []
+        assert_runtime_start(w, in_view)
     finally:
         w.close()
 
