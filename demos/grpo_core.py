@@ -82,14 +82,23 @@ def _safe_divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- advantages
 
 
+def _first(x: np.ndarray, axis) -> np.ndarray:
+    """The first entry along ``axis`` (None: of all entries), keeping dims. Means and stds are shift-invariant;
+    subtracting it first makes a set of equal values exactly 0, whose float mean need not equal them (0.0225
+    three times averages to 0.022500000000000003: then (r - mean) / std is noise / noise, e.g. -0.82)."""
+    return x.reshape(-1)[:1].reshape((1,) * x.ndim) if axis is None else np.take(x, [0], axis=axis)
+
+
 def standardise(values: np.ndarray, *, axis=None, ddof: int = 1, eps: float = 1e-4) -> np.ndarray:
     """(x - mean(x)) / (std(x) + eps) along ``axis`` (None: over all entries). Shape: like ``values``.
 
-    A set with a single entry has no spread: its standardised value is 0 (std taken as 0), whatever ddof.
+    A set with a single entry has no spread: its standardised value is 0 (std taken as 0), whatever ddof; so is
+    every entry of a set of equal values, exactly.
     """
     x = np.asarray(values, dtype=float)
     n = x.size if axis is None else x.shape[axis]
-    centred = x - x.mean(axis=axis, keepdims=True)
+    d = x - _first(x, axis)
+    centred = d - d.mean(axis=axis, keepdims=True)
     var = (centred**2).sum(axis=axis, keepdims=True) / max(n - ddof, 1)
     return _safe_divide(centred, np.sqrt(var) + eps)
 
@@ -102,12 +111,14 @@ def group_baseline(rewards: np.ndarray, baseline: str = "mean") -> np.ndarray:
     """
     r = np.asarray(rewards, dtype=float)
     G = r.shape[-1]
-    total = r.sum(axis=-1, keepdims=True)
+    r0 = _first(r, -1)                      # summed relative to it: a group of equal rewards has b_i = r_i exactly
+    d = r - r0
+    total = d.sum(axis=-1, keepdims=True)
     if baseline == "mean":
-        return np.broadcast_to(total / G, r.shape)
+        return np.broadcast_to(r0 + total / G, r.shape)
     if G < 2:
         raise ValueError("baseline='leave_one_out' needs at least 2 completions per group (G >= 2), got G = 1")
-    return (total - r) / (G - 1)
+    return r0 + (total - d) / (G - 1)
 
 
 def reward_std(rewards: np.ndarray, *, scale: str = "group", ddof: int = 1) -> np.ndarray:
@@ -118,7 +129,8 @@ def reward_std(rewards: np.ndarray, *, scale: str = "group", ddof: int = 1) -> n
     r = np.asarray(rewards, dtype=float)
     axis = -1 if scale == "group" else None
     n = r.shape[-1] if scale == "group" else r.size
-    centred = r - r.mean(axis=axis, keepdims=True)
+    d = r - _first(r, axis)                 # a set of equal rewards has std exactly 0
+    centred = d - d.mean(axis=axis, keepdims=True)
     var = (centred**2).sum(axis=axis, keepdims=True) / max(n - ddof, 1)
     return np.sqrt(var).reshape((-1, 1) if scale == "group" else (1, 1))
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -60,6 +60,27 @@ def test_groups_are_normalised_independently():
 def test_all_equal_rewards_give_zero_advantage_even_without_eps():
     for eps in (0.0, 1e-4):
         np.testing.assert_array_equal(core.group_advantages([[2, 2, 2], [1, 0, 1]], eps=eps)[0], [0, 0, 0])
+
+
+@pytest.mark.parametrize("value", [0.0225, 0.7, 0.1, 1 / 3, 2.25e-7])
+def test_equal_rewards_whose_float_mean_is_not_them_still_give_exactly_zero(value):
+    """0.0225 three times averages to 0.022500000000000003 in floating point: centred on that mean, each reward is
+    a noise of 1e-18 and so is the group's std, and with eps = 0 the advantage was noise / noise = -0.82 (found by
+    hypothesis in CI). Equal rewards give exactly 0, whatever the scale, baseline, ddof or eps, and so does the
+    std and the standardised value."""
+    rewards = np.array([[value] * 3, [3 * value] * 3])      # two groups, each of equal rewards
+    for scale in core.SCALES:
+        for baseline in core.BASELINES:
+            for ddof in (0, 1):
+                for eps in (0.0, 1e-4):
+                    adv = core.group_advantages(rewards, scale=scale, baseline=baseline, ddof=ddof, eps=eps)
+                    np.testing.assert_array_equal(adv, np.zeros_like(rewards))
+    np.testing.assert_array_equal(core.reward_std(rewards), [[0.0], [0.0]])
+    np.testing.assert_array_equal(core.group_baseline(rewards), rewards)
+    np.testing.assert_array_equal(core.standardise(rewards, axis=1, eps=0), np.zeros_like(rewards))
+    np.testing.assert_array_equal(core.standardise(rewards[0], eps=0), [0.0, 0.0, 0.0])
+    mixed = np.array([[value] * 3, [0.0, 1.0, 2.0]])          # one equal group beside a spread one
+    np.testing.assert_array_equal(core.group_advantages(mixed, scale="batch", eps=0)[0], [0.0, 0.0, 0.0])
 
 
 def test_group_of_one_gives_zero_advantage():
@@ -121,6 +142,7 @@ def test_advantages_invariant_to_shift(r, c, scale):
 
 
 @given(reward_groups, st.floats(0.01, 100), st.sampled_from(["group", "batch"]))
+@example(np.array([[0.0, 0.0, 0.0], [2.25, 2.25, 2.25]]), 0.01, "group")     # failed in CI: -0.82 for 0
 def test_advantages_invariant_to_positive_scaling_when_std_normalised(r, k, scale):
     np.testing.assert_allclose(
         core.group_advantages(k * r, scale=scale, eps=0), core.group_advantages(r, scale=scale, eps=0), atol=1e-9
