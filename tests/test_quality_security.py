@@ -238,6 +238,29 @@ def test_cdn_mode_reaches_only_the_pinned_release_and_goes_live(cdn_site, real_s
         w.close()
 
 
+def test_cdn_mode_warm_reload_restores_the_snapshot_and_numpy(cdn_site, real_site, browser):
+    """The default deploy (cdn mode) keeps its warm start too: after the first visit the helper stores the snapshot
+    and numpy's installed files (keyed by CDN URLs, in this origin's Cache Storage), and a reload restores both;
+    no request leaves the pinned release, no console message."""
+    out, url = cdn_site
+    w = watch(browser, url)
+    marks = lambda p: set(p.evaluate("() => performance.getEntriesByType('mark').map((m) => m.name)"))  # noqa: E731
+    try:
+        fake_cdn(w, real_site / "pyodide")
+        w.page.goto(url + chapters_with_demos(out)[0])
+        wait_live(w.page)
+        poll(w.page, lambda p: {"demo-snapshot-stored", "demo-packages-stored"} <= marks(p), timeout_ms=90_000,
+             message=lambda p: f"caches not stored; marks: {sorted(marks(p))}")
+        w.page.reload()
+        wait_live(w.page)
+        assert {"demo-snapshot-restored", "demo-packages-restored"} <= marks(w.page)
+        assert all(u.startswith(CDN_PREFIX) for u in w.offsite())
+        assert not w.csp_violations()
+        assert not w.console, "\n".join(w.console)
+    finally:
+        w.close()
+
+
 @pytest.mark.parametrize("tampered", SRI_FILES + ["numpy"])
 def test_cdn_mode_refuses_tampered_bytes(cdn_site, real_site, browser, tampered):
     """A CDN serving one flipped byte in any runtime file (or the numpy wheel) never gets to run: the demo stays
