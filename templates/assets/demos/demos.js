@@ -1,5 +1,6 @@
 // Entry point of the live demos: one shared Python runtime (worker.mjs) per page, started when the
-// first demo comes near the viewport or is touched, or at once when the page is opened at a demo (#demo-NAME).
+// first demo comes near the viewport or is touched, or at once when the page is opened at a demo (#demo-NAME)
+// or reloaded (or returned to through the history) with one in view.
 // Each <figure class="demo" data-demo=NAME data-view=URL> is mounted by its own view module (demos/NAME/view.mjs,
 // served as assets/demos/NAME.mjs), imported on demand: there is no list of demos here. Nothing here throws to
 // the console: failures end up in the figures.

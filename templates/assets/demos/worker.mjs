@@ -180,8 +180,8 @@ async function importModule(source) {
   }
 }
 
-async function fetchBytes(url) {
-  const response = await fetch(url);
+async function fetchBytes(url, init = {}) {
+  const response = await fetch(url, init);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
 }
@@ -217,11 +217,10 @@ async function packageList(indexURL, integrity, wanted = ["numpy"]) {
   return out;
 }
 
-// a package's wheel, checked against the lock's sha256 (the check Pyodide's loadPackage makes)
-async function wheelBytes(pkg) {
-  const response = await reportSize(plainFetch(pkg.url, { integrity: pkg.sri }), pkg.url);
-  if (!response.ok) throw new Error(`${pkg.url}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
+// a package's wheel, checked against the lock's sha256 (the check Pyodide's loadPackage makes); fetch is
+// pinnedFetch here, which reports its size for the status line
+function wheelBytes(pkg) {
+  return fetchBytes(pkg.url, { integrity: pkg.sri });
 }
 
 async function hexDigest(bytes) {
