@@ -198,6 +198,29 @@ def test_shared_link_lands_on_its_demo_pending_then_with_the_shared_numbers(brow
         w.close()
 
 
+@pytest.mark.parametrize("size", ["375", "1280"])
+def test_a_link_far_down_lands_exactly_and_scrolling_back_up_does_not_jump(browser, served_site, size):
+    """The chapter's blocks skip layout until they come near the viewport (content-visibility: auto) and are not
+    all laid out on arrival: the target is still where the reader lands, and when the blocks above it get their
+    real heights as the reader scrolls back up, what is on screen moves by exactly the distance scrolled."""
+    w = watch(browser, served_site.url, **SIZES[size])
+    try:
+        page = w.page
+        page.goto(f"{chapter_url(served_site)}#demo-tiny-gpt")
+        top = lambda: page.evaluate("document.getElementById('demo-tiny-gpt').getBoundingClientRect().top")  # noqa: E731
+        poll(page, lambda _: 0 <= top() < 200, timeout_ms=30_000, interval_ms=50, message="the linked demo at the top")
+        page.wait_for_timeout(500)
+        landed = top()
+        assert 0 <= landed < 200, landed
+        assert page.evaluate("scrollY") > 10 * SIZES[size]["viewport"]["height"]     # far down the chapter
+        for step in range(1, 4):
+            page.evaluate("window.scrollBy(0, -900)")
+            page.wait_for_timeout(300)
+            assert abs(top() - (landed + 900 * step)) <= 2, (step, landed, top())
+    finally:
+        w.close()
+
+
 # ---------------------------------------------------------------------------- cross-references
 
 @pytest.mark.parametrize("size", ["375", "1280"])
