@@ -25,8 +25,22 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
+def host_speed() -> float:
+    """ms for a fixed pure-Python loop (median of 3). A virtual machine's CPU can be slower from one hour to the
+    next (other guests on the host), which the load average does not show: this figure, taken before and after
+    the benches, says how fast the machine was while they ran."""
+    def once() -> float:
+        t0 = time.perf_counter()
+        s = 0
+        for i in range(3_000_000):
+            s += i
+        return (time.perf_counter() - t0) * 1000
+    return round(sorted(once() for _ in range(3))[1], 1)
+
+
 def main() -> int:
     rows, failed = [], []
+    before = host_speed()
     for name in MODULES:
         if not (HERE / f"{name}.py").exists():
             continue
@@ -41,6 +55,9 @@ def main() -> int:
         except Exception as e:  # one broken bench must not hide the others' figures
             failed.append(f"{name}: {type(e).__name__}: {e}")
         print(f"# {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    load = round(os.getloadavg()[0], 2)
+    rows.append(("machine", "host speed: a fixed Python loop, before / after the benches", f"{before} / {host_speed()}",
+                 "ms", None, None, load))
     w = max((len(str(r[1])) for r in rows), default=10)
     print(f"# {os.cpu_count()} cores; load average now {', '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
     print(f"{'bench':<14} {'figure':<{w}} {'value':>12} {'unit':<8} {'target':<14} {'ok':<4} load")
