@@ -289,14 +289,24 @@ def fits(plan: Plan, algorithm: str = "grpo") -> bool:
 
 
 MICRO_BATCH_LABEL = "smaller micro-batch"
+PROMPTS_LABEL = "fewer prompts per step"
+# the changes that halve a field until the plan fits (then the field is doubled back while it still fits)
+HALVED = {MICRO_BATCH_LABEL: ("micro_batch", "micro-batch"), PROMPTS_LABEL: ("prompts_per_step", "prompts per step")}
 
 
 def _halve_micro_batch(p: Plan):
     return replace(p, micro_batch=p.micro_batch // 2) if p.micro_batch > 1 else None
 
 
+def _halve_prompts(p: Plan):
+    """Fewer prompts per step: fewer sequences sampled at once, which only Hugging Face generate's KV cache scales
+    with (a colocated vLLM reserves its share whatever the batch; a vLLM server is on other GPUs)."""
+    return replace(p, prompts_per_step=p.prompts_per_step // 2) if p.engine == "hf" and p.prompts_per_step > 1 else None
+
+
 CHANGES = (
-    # (label, change) in order of cost to the run: first what costs only speed, last what changes the method.
+    # (label, change) in order of cost to the run: first what costs only speed, then what makes each step's
+    # gradient noisier (fewer groups per step), last what changes what is trained or the objective.
     ("turn on gradient checkpointing", lambda p: replace(p, grad_checkpointing=True) if not p.grad_checkpointing else None),
     (MICRO_BATCH_LABEL, _halve_micro_batch),
     ("let vLLM sleep while training",
@@ -304,6 +314,7 @@ CHANGES = (
     ("ZeRO stage 3", lambda p: replace(p, zero_stage=3) if p.zero_stage < 3 else None),
     ("offload optimizer states to CPU", lambda p: replace(p, offload_optimizer=True) if not p.offload_optimizer else None),
     ("offload parameters to CPU", lambda p: replace(p, offload_params=True, zero_stage=3) if not p.offload_params else None),
+    (PROMPTS_LABEL, _halve_prompts),
     (f"LoRA rank {LORA_FALLBACK_RANK}", lambda p: replace(p, lora_rank=LORA_FALLBACK_RANK) if not p.lora_rank else None),
     ("beta = 0 (no reference model)", lambda p: replace(p, beta=0.0) if p.beta > 0 else None),
 )
@@ -316,18 +327,26 @@ def describe_change(before: Plan, after: Plan) -> list[str]:
 
 
 def cheapest_change(plan: Plan, algorithm: str = "grpo") -> dict | None:
-    """The first change in ``CHANGES`` that makes the plan fit on its own (a micro-batch is halved until it
-    fits, down to 1); if none does, the shortest run of changes applied in ``CHANGES`` order that fits
-    (then the micro-batch is doubled back while it still fits). Step labels name the new micro-batch.
-    None if the plan already fits. Returns {"steps": [labels], "plan": the changed Plan, "peak",
-    "headroom", "diff"} or {"steps": [], "plan": None} when nothing in the list is enough."""
+    """The first change in ``CHANGES`` that makes the plan fit on its own (a micro-batch or the prompts per step
+    are halved until it fits, down to 1); if none does, the shortest run of changes applied in ``CHANGES`` order
+    that fits (then each halved field is doubled back while it still fits). Step labels name the new value
+    ("micro-batch 8 \u2192 2"). None if the plan already fits. Returns {"steps": [labels], "plan": the changed
+    Plan, "peak", "headroom", "diff"} or {"steps": [], "plan": None} when nothing in the list is enough."""
     if fits(plan, algorithm):
         return None
 
     def found(steps, p):
-        while p.micro_batch < plan.micro_batch and fits(replace(p, micro_batch=p.micro_batch * 2), algorithm):
-            p = replace(p, micro_batch=p.micro_batch * 2)  # keep the largest micro-batch that still fits
-        steps = [f"micro-batch {plan.micro_batch} \u2192 {p.micro_batch}" if s == MICRO_BATCH_LABEL else s for s in steps]
+        for label in steps:
+            if label in HALVED:   # keep the largest value that still fits
+                field = HALVED[label][0]
+                while getattr(p, field) < getattr(plan, field):
+                    q = replace(p, **{field: min(getattr(p, field) * 2, getattr(plan, field))})
+                    if not fits(q, algorithm):
+                        break
+                    p = q
+        # a halved field that ended back at its value was not needed after the later changes: no step
+        steps = [f"{HALVED[s][1]} {getattr(plan, HALVED[s][0])} \u2192 {getattr(p, HALVED[s][0])}" if s in HALVED else s
+                 for s in steps if s not in HALVED or getattr(p, HALVED[s][0]) != getattr(plan, HALVED[s][0])]
         v = verdict(p, algorithm)
         return {"steps": steps, "plan": p, "peak": v["peak"], "headroom": v["headroom"], "diff": describe_change(plan, p)}
 
@@ -336,7 +355,7 @@ def cheapest_change(plan: Plan, algorithm: str = "grpo") -> dict | None:
         while p is not None:
             if fits(p, algorithm):
                 return found([label], p)
-            p = change(p) if change is _halve_micro_batch else None
+            p = change(p) if label in HALVED else None
     steps, p = [], plan
     for label, change in CHANGES:
         q, applied = change(p), False
@@ -344,7 +363,7 @@ def cheapest_change(plan: Plan, algorithm: str = "grpo") -> dict | None:
             p, applied = q, True
             if fits(p, algorithm):
                 return found(steps + [label], p)
-            q = change(p) if change is _halve_micro_batch else None
+            q = change(p) if label in HALVED else None
         if applied:
             steps.append(label)
     return {"steps": [], "plan": None, "peak": None, "headroom": None, "diff": []}

@@ -144,6 +144,34 @@ def test_micro_batch_change_stops_at_the_largest_that_fits():
     assert not P.fits(replace(run["plan"], micro_batch=2 * run["plan"].micro_batch))
 
 
+def test_fewer_prompts_per_step_when_generation_is_what_does_not_fit():
+    """Hugging Face generate keeps the KV cache of prompts_per_step * G / GPUs sequences at once: with Llama-2-7B
+    (no grouped-query attention) and 128 prompts x 16 on 8 x 80 GB that is 192 GiB per GPU, which no offload or
+    adapter changes; a quarter of the prompts fits (and half does not)."""
+    plan = P.Plan(model="Llama-2-7B", gpu_gb=80, n_gpus=8, group_size=16, prompts_per_step=128, completion_len=1024,
+                  engine="hf")
+    assert not P.fits(plan)
+    best = P.cheapest_change(plan)
+    assert best["steps"] == ["prompts per step 128 \u2192 32"]
+    assert best["diff"] == ["prompts_per_step: 128 -> 32"]
+    assert P.fits(best["plan"]) and not P.fits(replace(best["plan"], prompts_per_step=64))
+    # it comes after every change that costs only speed, and only for the engine whose memory follows the batch
+    labels = [label for label, _ in P.CHANGES]
+    assert labels.index(P.PROMPTS_LABEL) > labels.index("offload parameters to CPU")
+    for engine in ("vllm_colocate", "vllm_server"):
+        assert P.CHANGES[labels.index(P.PROMPTS_LABEL)][1](replace(plan, engine=engine)) is None
+
+
+def test_no_step_for_a_halving_that_later_changes_made_unneeded():
+    """A run of changes halves the micro-batch on the way, then doubles it back while the plan still fits: if it
+    ends where it began, it is not a step ('micro-batch 16 -> 16' was shown before)."""
+    plan = P.Plan(model="Llama-2-7B", gpu_gb=80, n_gpus=8, group_size=16, completion_len=4096, prompts_per_step=16,
+                  micro_batch=16, grad_checkpointing=False, engine="hf")
+    best = P.cheapest_change(plan)
+    assert best["steps"] == ["turn on gradient checkpointing", "offload optimizer states to CPU"]
+    assert best["plan"].micro_batch == 16 and P.fits(best["plan"])
+
+
 def test_plurals():
     assert P.plural(1, "GPU") == "1 GPU"
     assert P.plural(2, "GPU") == "2 GPUs"
