@@ -344,7 +344,9 @@ def test_code_fits_the_column_and_table_identifiers_stay_whole(browser, served_s
     try:
         page = w.page
         page.goto(chapter_url(served_site) + "?depth=implementation")
-        page.evaluate("document.documentElement.classList.add('layout-all')")
+        # lay every block out (they skip layout far from the viewport: content-visibility: auto) to measure them all
+        page.evaluate("""() => document.querySelectorAll('.chapter-body > *, .references, .connections')
+            .forEach((e) => { e.style.contentVisibility = 'visible'; })""")
         over = page.evaluate("""() => [...document.querySelectorAll('.chapter-body .highlight pre')]
             .filter((p) => p.scrollWidth > p.clientWidth + 1).length""")
         assert over == 0
