@@ -12,8 +12,8 @@ gzip for text files and `Cache-Control: public, max-age=3600` (GitHub Pages send
     performance marks demo-runtime-start and demo-runtime-live). Target: none over 50 ms;
   * time to live (navigation start -> every demo data-state=live): cold (fresh profile, empty cache) vs a
     warm reload in the same context (HTTP cache + the runtime's memory snapshot and numpy's installed, compiled
-    files in Cache Storage, which the cold visit's helper worker stores: the warm reloads start once both are
-    stored, each once the page before it has settled). Medians over 3 profiles x 3 reloads. Target warm < cold / 3.
+    files in the origin private file system, which the cold visit's helper worker stores: the warm reloads start
+    once both are stored, each once the page before it has settled). Medians over 3 profiles x 3 reloads. Target warm < cold / 3.
 """
 from __future__ import annotations
 

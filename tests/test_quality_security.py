@@ -240,8 +240,8 @@ def test_cdn_mode_reaches_only_the_pinned_release_and_goes_live(cdn_site, real_s
 
 def test_cdn_mode_warm_reload_restores_the_snapshot_and_numpy(cdn_site, real_site, browser):
     """The default deploy (cdn mode) keeps its warm start too: after the first visit the helper stores the snapshot
-    and numpy's installed files (keyed by CDN URLs, in this origin's Cache Storage), and a reload restores both;
-    no request leaves the pinned release, no console message."""
+    and numpy's installed files (named by the pinned hashes, in this origin's private file system), and a reload
+    restores both; no request leaves the pinned release, no console message."""
     out, url = cdn_site
     w = watch(browser, url)
     marks = lambda p: set(p.evaluate("() => performance.getEntriesByType('mark').map((m) => m.name)"))  # noqa: E731

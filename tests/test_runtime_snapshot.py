@@ -1,9 +1,10 @@
 """Warm start from a Pyodide memory snapshot and numpy's installed files (templates/assets/demos/worker.mjs), in
-headless Chromium against the real site with self-hosted Pyodide on http://127.0.0.1 (a secure context, so Cache
-Storage exists).
+headless Chromium against the real site with self-hosted Pyodide on http://127.0.0.1 (a secure context, so the
+origin private file system exists).
 
 The first visit loads plainly and, once live, a short-lived second worker stores a snapshot of the bare
-interpreter and numpy's files, installed and compiled, in Cache Storage; a reload restores both. A missing
+interpreter and numpy's files, installed and compiled, in the origin private file system (OPFS: one directory,
+one file per entry, the payload followed by its SHA-256); a reload restores both. A missing
 snapshot and a corrupt one (garbage bytes, with or without a matching checksum) must both end in a plain load;
 so must corrupt package files. Every path ends live with CPython's numbers and without a console error."""
 from __future__ import annotations
@@ -19,8 +20,10 @@ from support import chapters_with_demos, wait_live, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demos_browser")]
 
-CACHE = "pyodide-snapshot"          # the worker's Cache Storage names: the memory snapshot,
-PACKAGES = "pyodide-packages"       # numpy's installed, compiled files
+STORE_DIR = "pyodide-demos"         # the worker's OPFS directory; entries are named "<kind>-<version>-<id>":
+SNAPSHOT = "snapshot"               # the memory snapshot,
+PACKAGES = "packages"               # numpy's installed, compiled files
+OLD_CACHES = ["pyodide-snapshot", "pyodide-packages"]     # where earlier builds kept them (Cache Storage)
 WAIT_S = 60.0
 
 
@@ -40,25 +43,38 @@ def wait_mark(page, name: str, timeout_s: float = WAIT_S) -> None:
         page.wait_for_timeout(100)
 
 
-def cache_entries(page, name: str = CACHE) -> list[dict]:
-    """A cache of the worker's as the page sees it (same origin as the worker): [{url, size, sha256}]."""
-    return page.evaluate("""async (name) => {
-        const cache = await caches.open(name);
-        const out = [];
-        for (const req of await cache.keys()) {
-            const r = await cache.match(req);
-            out.push({ url: req.url, size: (await r.arrayBuffer()).byteLength, sha256: r.headers.get('x-snapshot-sha256') });
-        }
-        return out;
-    }""", name)
+READ_ENTRIES = """async ([dirName, kind]) => {
+    let dir;
+    try {
+        dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(dirName);
+    } catch {
+        return [];
+    }
+    const out = [];
+    for await (const [name, handle] of dir.entries()) {
+        if (!name.startsWith(kind + '-')) continue;
+        const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
+        const digest = [...bytes.subarray(bytes.length - 32)].map((b) => b.toString(16).padStart(2, '0')).join('');
+        out.push({ name, size: bytes.length - 32, sha256: digest });
+    }
+    return out;
+}"""
 
 
-def overwrite_entry(page, url: str, garbage: bytes, sha256: str | None, name: str = CACHE) -> None:
-    page.evaluate("""async ([name, url, bytes, sha]) => {
-        const headers = { 'content-type': 'application/octet-stream' };
-        if (sha) headers['x-snapshot-sha256'] = sha;
-        await (await caches.open(name)).put(url, new Response(new Uint8Array(bytes), { headers }));
-    }""", [name, url, list(garbage), sha256])
+def cache_entries(page, kind: str = SNAPSHOT) -> list[dict]:
+    """The worker's stored entries of one kind as the page sees them (same origin): [{name, size, sha256}], size
+    of the payload and the SHA-256 stored after it."""
+    return page.evaluate(READ_ENTRIES, [STORE_DIR, kind])
+
+
+def overwrite_entry(page, name: str, garbage: bytes, sha256: str) -> None:
+    """Replace an entry's file with `garbage` followed by the digest `sha256` (hex)."""
+    page.evaluate("""async ([dirName, name, bytes]) => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(dirName);
+        const out = await (await dir.getFileHandle(name)).createWritable();
+        await out.write(new Uint8Array(bytes));
+        await out.close();
+    }""", [STORE_DIR, name, list(garbage + bytes.fromhex(sha256))])
 
 
 def runtime_label(page) -> str:
@@ -109,7 +125,7 @@ def first_visit(w, served) -> dict:
     wait_mark(w.page, "demo-snapshot-stored")
     wait_mark(w.page, "demo-packages-stored")
     [entry] = cache_entries(w.page)
-    assert "/pyodide-snapshot/0.27." in entry["url"]
+    assert entry["name"].startswith("snapshot-0.27.")
     assert entry["size"] > 1_000_000                    # a whole interpreter heap (about 21 MB), not a stub
     return entry
 
@@ -129,6 +145,19 @@ def test_missing_snapshot_then_hit(fresh, served_site):
     assert fresh.console == [] and fresh.csp_violations() == []
 
 
+def test_the_cache_storage_of_earlier_builds_is_deleted(fresh, served_site):
+    """Earlier builds kept the snapshot and numpy's files (about 38 MB) in Cache Storage: the helper that stores the
+    new entries deletes those caches, so a returning reader's browser does not keep both."""
+    open_chapter(fresh, served_site)
+    fresh.page.evaluate("""async (names) => {
+        for (const name of names) await (await caches.open(name)).put('/old-entry', new Response(new Uint8Array(4096)));
+    }""", OLD_CACHES)
+    assert set(OLD_CACHES) <= set(fresh.page.evaluate("() => caches.keys()"))
+    first_visit(fresh, served_site)
+    assert not set(OLD_CACHES) & set(fresh.page.evaluate("() => caches.keys()"))
+    assert fresh.console == [] and fresh.csp_violations() == []
+
+
 @pytest.mark.parametrize("checksum", ["stale", "matching"])
 def test_corrupt_snapshot_falls_back_to_a_plain_load(fresh, served_site, checksum):
     """Garbage with a stale checksum is caught before Pyodide sees it: dropped, a plain load, a good snapshot
@@ -137,7 +166,7 @@ def test_corrupt_snapshot_falls_back_to_a_plain_load(fresh, served_site, checksu
     entry = first_visit(fresh, served_site)
     garbage = bytes(range(256)) * 4096                   # 1 MiB that is not a heap
     sha = hashlib.sha256(garbage).hexdigest() if checksum == "matching" else entry["sha256"]
-    overwrite_entry(fresh.page, entry["url"], garbage, sha)
+    overwrite_entry(fresh.page, entry["name"], garbage, sha)
     fresh.page.reload()
     if not fresh.page.locator('script[src*="assets/demos/demos.js"]').count():
         open_chapter(fresh, served_site)
@@ -155,10 +184,12 @@ def test_corrupt_snapshot_falls_back_to_a_plain_load(fresh, served_site, checksu
     assert fresh.console == [] and fresh.csp_violations() == []
 
 
-READ_PACKAGES = """async (name) => {
-    const cache = await caches.open(name);
-    const [key] = await cache.keys();
-    const blob = new Uint8Array(await (await cache.match(key)).arrayBuffer());
+READ_PACKAGES = """async ([dirName, kind]) => {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(dirName);
+    let name = null;
+    for await (const key of dir.keys()) if (key.startsWith(kind + '-')) name = key;
+    const file = new Uint8Array(await (await (await dir.getFileHandle(name)).getFile()).arrayBuffer());
+    const blob = file.subarray(0, file.length - 32);
     const n = new DataView(blob.buffer).getUint32(0, true);
     const index = JSON.parse(new TextDecoder().decode(blob.subarray(4, 4 + n)));
     let at = 4 + n;
@@ -170,7 +201,7 @@ READ_PACKAGES = """async (name) => {
         out[path] = { size, sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''),
                       head: [...data.subarray(0, 16)] };
     }
-    return { url: key.url, files: out, total: blob.length, end: at };
+    return { name, files: out, total: blob.length, end: at };
 }"""
 
 
@@ -181,10 +212,10 @@ def test_stored_packages_are_the_wheel_installed_and_compiled(fresh, served_site
     import importlib.util
     import zipfile
     first_visit(fresh, served_site)
-    got = fresh.page.evaluate(READ_PACKAGES, PACKAGES)
-    assert got["end"] == got["total"] and "/pyodide-packages/0.27." in got["url"]
+    got = fresh.page.evaluate(READ_PACKAGES, [STORE_DIR, PACKAGES])
+    assert got["end"] == got["total"] and got["name"].startswith("packages-0.27.")
     [wheel] = (served_site.root / "pyodide").glob("numpy-*.whl")
-    assert hashlib.sha256(wheel.read_bytes()).hexdigest() in got["url"]     # keyed by the wheel it came from
+    assert hashlib.sha256(wheel.read_bytes()).hexdigest() in got["name"]    # keyed by the wheel it came from
     site = "/lib/python3.12/site-packages/"
     with zipfile.ZipFile(wheel) as z:
         wheel_files = {site + i.filename: hashlib.sha256(z.read(i)).hexdigest() for i in z.infolist() if not i.is_dir()}
@@ -211,7 +242,7 @@ def test_corrupt_packages_fall_back_to_the_wheel(fresh, served_site, checksum):
     [entry] = cache_entries(fresh.page, PACKAGES)
     garbage = bytes(range(256)) * 64
     sha = hashlib.sha256(garbage).hexdigest() if checksum == "matching" else entry["sha256"]
-    overwrite_entry(fresh.page, entry["url"], garbage, sha, PACKAGES)
+    overwrite_entry(fresh.page, entry["name"], garbage, sha)
     fresh.page.reload()
     wait_live(fresh.page)
     seen = marks(fresh.page)
@@ -224,7 +255,7 @@ def test_corrupt_packages_fall_back_to_the_wheel(fresh, served_site, checksum):
 
 
 def test_insecure_context_has_no_cache_storage_and_loads_plainly(browser, served_site):
-    """On an insecure http:// origin (not 127.0.0.1 or localhost) there is no Cache Storage (and no
+    """On an insecure http:// origin (not 127.0.0.1 or localhost) there is no origin private file system (and no
     crypto.subtle): no snapshot, no error, still live."""
     from support import CHROMIUM_ARGS, chromium_path
     port = served_site.url.rsplit(":", 1)[1].strip("/")
@@ -234,7 +265,7 @@ def test_insecure_context_has_no_cache_storage_and_loads_plainly(browser, served
     try:
         w = watch(other, url, viewport={"width": 1280, "height": 900})
         w.page.goto(url + chapters_with_demos(served_site.root)[0])
-        assert w.page.evaluate("() => [window.isSecureContext, typeof caches]") == [False, "undefined"]
+        assert w.page.evaluate("() => [window.isSecureContext, typeof navigator.storage]") == [False, "undefined"]
         wait_live(w.page)
         w.page.wait_for_timeout(6000)                    # past the moment a snapshot worker would start
         assert not {f"demo-{k}-{e}" for k in ("snapshot", "packages")

@@ -1,7 +1,7 @@
 // The page's one Python runtime: a module Web Worker running Pyodide (see worker.mjs).
 // Started on demand (start()), reports named stages to listeners, answers calls with a timeout,
 // and restarts itself if a call never returns (e.g. an infinite loop in code the reader edited).
-// The worker restores the runtime from a memory snapshot in Cache Storage when it has one (stage label
+// The worker restores the runtime from a memory snapshot (origin private file system) when it has one (stage label
 // "Python runtime (from cache)"); if Pyodide rejects a snapshot, the worker asks for a fresh start without it.
 // When it has none, a second worker makes one once the demos are live and the page is idle, then ends.
 
