@@ -1,8 +1,9 @@
 // The page's one Python runtime: a module Web Worker running Pyodide (see worker.mjs).
 // Started on demand (start()), reports named stages to listeners, answers calls with a timeout,
 // and restarts itself if a call never returns (e.g. an infinite loop in code the reader edited).
-// The worker restores the runtime from a memory snapshot (origin private file system) when it has one (stage label
-// "Python runtime (from cache)"); if Pyodide rejects a snapshot, the worker asks for a fresh start without it.
+// The worker restores the runtime from a memory snapshot (in the origin private file system) when it has one
+// (stage label "Python runtime (from cache)"); if Pyodide rejects a snapshot, the worker asks for a fresh start
+// without it.
 // When it has none, a second worker makes one once the demos are live and the page is idle, then ends.
 
 export const STAGES = ["runtime", "numpy", "code", "live"];
@@ -14,8 +15,8 @@ export const STAGE_LABELS = {
 };
 export const CALL_TIMEOUT_MS = 10000;
 const BOOT_TIMEOUT_MS = 120000;
-// the helper worker (snapshot, packages) waits until the reader has been on the live page a while: not competing with the first
-// interactions, and never started for a page that is closed at once
+// the helper worker (snapshot, packages) waits until the reader has been on the live page a while: not competing
+// with the first interactions, and never started for a page that is closed at once
 const CACHES_AFTER_LIVE_MS = 5000;
 
 export class Runtime {
