@@ -4,9 +4,9 @@ origin private file system exists).
 
 The first visit loads plainly and, once live, a short-lived second worker stores a snapshot of the bare
 interpreter and numpy's files, installed and compiled, in the origin private file system (OPFS: one directory,
-one file per entry, the payload followed by its SHA-256); a reload restores both. A missing
-snapshot and a corrupt one (garbage bytes, with or without a matching checksum) must both end in a plain load;
-so must corrupt package files. Every path ends live with CPython's numbers and without a console error."""
+one file per entry, the payload followed by its 8-byte checksum, tests/entry_checksum.py); a reload restores both.
+A missing snapshot and a corrupt one (garbage bytes, with or without a matching checksum) must both end in a plain
+load; so must corrupt package files. Every path ends live with CPython's numbers and without a console error."""
 from __future__ import annotations
 
 import hashlib
@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 
 from demos import grpo_core
+from entry_checksum import checksum as entry_checksum
 from support import chapters_with_demos, wait_live, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("demos_browser")]
 
-STORE_DIR = "pyodide-demos"         # the worker's OPFS directory; entries are named "<kind>-<version>-<id>":
+STORE_DIR = "pyodide-demos"         # the worker's OPFS directory; entries are named "<kind>-<version>-<id>.v2":
 SNAPSHOT = "snapshot"               # the memory snapshot,
 PACKAGES = "packages"               # numpy's installed, compiled files
 OLD_CACHES = ["pyodide-snapshot", "pyodide-packages"]     # where earlier builds kept them (Cache Storage)
@@ -54,27 +55,27 @@ READ_ENTRIES = """async ([dirName, kind]) => {
     for await (const [name, handle] of dir.entries()) {
         if (!name.startsWith(kind + '-')) continue;
         const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
-        const digest = [...bytes.subarray(bytes.length - 32)].map((b) => b.toString(16).padStart(2, '0')).join('');
-        out.push({ name, size: bytes.length - 32, sha256: digest });
+        const sum = [...bytes.subarray(bytes.length - 8)].map((b) => b.toString(16).padStart(2, '0')).join('');
+        out.push({ name, size: bytes.length - 8, checksum: sum });
     }
     return out;
 }"""
 
 
 def cache_entries(page, kind: str = SNAPSHOT) -> list[dict]:
-    """The worker's stored entries of one kind as the page sees them (same origin): [{name, size, sha256}], size
-    of the payload and the SHA-256 stored after it."""
+    """The worker's stored entries of one kind as the page sees them (same origin): [{name, size, checksum}], size
+    of the payload and the checksum stored after it (hex)."""
     return page.evaluate(READ_ENTRIES, [STORE_DIR, kind])
 
 
-def overwrite_entry(page, name: str, garbage: bytes, sha256: str) -> None:
-    """Replace an entry's file with `garbage` followed by the digest `sha256` (hex)."""
+def overwrite_entry(page, name: str, garbage: bytes, checksum: str) -> None:
+    """Replace an entry's file with `garbage` followed by the checksum `checksum` (hex)."""
     page.evaluate("""async ([dirName, name, bytes]) => {
         const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(dirName);
         const out = await (await dir.getFileHandle(name)).createWritable();
         await out.write(new Uint8Array(bytes));
         await out.close();
-    }""", [STORE_DIR, name, list(garbage + bytes.fromhex(sha256))])
+    }""", [STORE_DIR, name, list(garbage + bytes.fromhex(checksum))])
 
 
 def runtime_label(page) -> str:
@@ -125,7 +126,7 @@ def first_visit(w, served) -> dict:
     wait_mark(w.page, "demo-snapshot-stored")
     wait_mark(w.page, "demo-packages-stored")
     [entry] = cache_entries(w.page)
-    assert entry["name"].startswith("snapshot-0.27.")
+    assert entry["name"].startswith("snapshot-0.27.") and entry["name"].endswith(".v2")
     assert entry["size"] > 1_000_000                    # a whole interpreter heap (about 21 MB), not a stub
     return entry
 
@@ -145,9 +146,11 @@ def test_missing_snapshot_then_hit(fresh, served_site):
     assert fresh.console == [] and fresh.csp_violations() == []
 
 
-def test_the_cache_storage_of_earlier_builds_is_deleted(fresh, served_site):
-    """Earlier builds kept the snapshot and numpy's files (about 38 MB) in Cache Storage: the helper that stores the
-    new entries deletes those caches, so a returning reader's browser does not keep both."""
+def test_the_entries_of_earlier_builds_are_deleted(fresh, served_site):
+    """Earlier builds kept the snapshot and numpy's files (about 38 MB) in Cache Storage, then in OPFS files named
+    without the format (and a SHA-256 after the payload): the helper that stores the new entries deletes the caches,
+    so a returning reader's browser does not keep two copies, and a worker deletes an old-format file of its own
+    build without reading it (not "dropped" as corrupt: the new entries are restored beside it)."""
     open_chapter(fresh, served_site)
     fresh.page.evaluate("""async (names) => {
         for (const name of names) await (await caches.open(name)).put('/old-entry', new Response(new Uint8Array(4096)));
@@ -155,6 +158,24 @@ def test_the_cache_storage_of_earlier_builds_is_deleted(fresh, served_site):
     assert set(OLD_CACHES) <= set(fresh.page.evaluate("() => caches.keys()"))
     first_visit(fresh, served_site)
     assert not set(OLD_CACHES) & set(fresh.page.evaluate("() => caches.keys()"))
+    new = {e["name"] for kind in (SNAPSHOT, PACKAGES) for e in cache_entries(fresh.page, kind)}
+    old = {name.removesuffix(".v2") for name in new}
+    assert len(old) == 2 and not old & new
+    fresh.page.evaluate("""async ([dirName, names]) => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(dirName);
+        for (const name of names) {
+            const out = await (await dir.getFileHandle(name, { create: true })).createWritable();
+            await out.write(new Uint8Array(4096 + 32));
+            await out.close();
+        }
+    }""", [STORE_DIR, sorted(old)])
+    assert {e["name"] for kind in (SNAPSHOT, PACKAGES) for e in cache_entries(fresh.page, kind)} == old | new
+    fresh.page.reload()
+    wait_live(fresh.page)
+    seen = marks(fresh.page)
+    assert {"demo-snapshot-restored", "demo-packages-restored"} <= seen
+    assert not {"demo-snapshot-dropped", "demo-packages-dropped"} & seen
+    assert {e["name"] for kind in (SNAPSHOT, PACKAGES) for e in cache_entries(fresh.page, kind)} == new
     assert fresh.console == [] and fresh.csp_violations() == []
 
 
@@ -164,9 +185,9 @@ def test_corrupt_snapshot_falls_back_to_a_plain_load(fresh, served_site, checksu
     stored again. Garbage whose checksum matches reaches Pyodide's restore, which fails: dropped, and the runtime
     restarts in a fresh worker that neither reads nor makes one (the next visit makes it). Both end live."""
     entry = first_visit(fresh, served_site)
-    garbage = bytes(range(256)) * 4096                   # 1 MiB that is not a heap
-    sha = hashlib.sha256(garbage).hexdigest() if checksum == "matching" else entry["sha256"]
-    overwrite_entry(fresh.page, entry["name"], garbage, sha)
+    garbage = bytes(range(256)) * 4096 + b"tail"          # 1 MiB that is not a heap; not whole 8-byte blocks
+    stored = entry_checksum(garbage).hex() if checksum == "matching" else entry["checksum"]
+    overwrite_entry(fresh.page, entry["name"], garbage, stored)
     fresh.page.reload()
     if not fresh.page.locator('script[src*="assets/demos/demos.js"]').count():
         open_chapter(fresh, served_site)
@@ -174,11 +195,14 @@ def test_corrupt_snapshot_falls_back_to_a_plain_load(fresh, served_site, checksu
     seen = marks(fresh.page)
     assert "demo-snapshot-dropped" in seen and "demo-snapshot-restored" not in seen
     assert runtime_label(fresh.page) == "Python runtime"
+    # caught by the checksum, the same worker goes on and restores numpy's files; caught by Pyodide, a fresh worker
+    # reads neither entry (so the worker's checksum and tests/entry_checksum.py agree on the matching garbage)
+    assert ("demo-packages-restored" in seen) == (checksum == "stale")
     moved_slider_matches_cpython(fresh.page)
     if checksum == "stale":
         wait_mark(fresh.page, "demo-snapshot-stored")    # the snapshot worker made a good one again
         [again] = cache_entries(fresh.page)
-        assert again["size"] == entry["size"] and again["sha256"] != hashlib.sha256(garbage).hexdigest()
+        assert again["size"] == entry["size"] and again["checksum"] != entry_checksum(garbage).hex()
     else:
         assert cache_entries(fresh.page) == []
     assert fresh.console == [] and fresh.csp_violations() == []
@@ -189,7 +213,7 @@ READ_PACKAGES = """async ([dirName, kind]) => {
     let name = null;
     for await (const key of dir.keys()) if (key.startsWith(kind + '-')) name = key;
     const file = new Uint8Array(await (await (await dir.getFileHandle(name)).getFile()).arrayBuffer());
-    const blob = file.subarray(0, file.length - 32);
+    const blob = file.subarray(0, file.length - 8);
     const n = new DataView(blob.buffer).getUint32(0, true);
     const index = JSON.parse(new TextDecoder().decode(blob.subarray(4, 4 + n)));
     let at = 4 + n;
@@ -241,8 +265,8 @@ def test_corrupt_packages_fall_back_to_the_wheel(fresh, served_site, checksum):
     first_visit(fresh, served_site)
     [entry] = cache_entries(fresh.page, PACKAGES)
     garbage = bytes(range(256)) * 64
-    sha = hashlib.sha256(garbage).hexdigest() if checksum == "matching" else entry["sha256"]
-    overwrite_entry(fresh.page, entry["name"], garbage, sha)
+    stored = entry_checksum(garbage).hex() if checksum == "matching" else entry["checksum"]
+    overwrite_entry(fresh.page, entry["name"], garbage, stored)
     fresh.page.reload()
     wait_live(fresh.page)
     seen = marks(fresh.page)
@@ -250,7 +274,7 @@ def test_corrupt_packages_fall_back_to_the_wheel(fresh, served_site, checksum):
     moved_slider_matches_cpython(fresh.page)
     wait_mark(fresh.page, "demo-packages-stored")
     [again] = cache_entries(fresh.page, PACKAGES)
-    assert again["size"] > 1_000_000 and again["sha256"] != hashlib.sha256(garbage).hexdigest()
+    assert again["size"] > 1_000_000 and again["checksum"] != entry_checksum(garbage).hex()
     assert fresh.console == [] and fresh.csp_violations() == []
 
 
