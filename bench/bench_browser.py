@@ -166,6 +166,8 @@ def main() -> list[tuple]:
                  round(statistics.median(l - s for l, s in zip(lives, starts)) / bare, 3), "ratio", "—", None, load()),
                 ("cold, from a demo link: longest main-thread task before live (median)", round(statistics.median(longest)),
                  "ms", "—", None, load()),
+                ("  each pair, bare / demo live (ms)", " ".join(f"{b:.0f}/{l:.0f}" for b, l in zip(bares, lives)), "", "—",
+                 None, load()),
             ]
 
             w = open_demo_page(browser, site, url)
