@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_quality import LONGTASKS  # noqa: E402
 from tests.support import build_site, chapters_with_demos, launch_chromium, poll, serve_site, wait_live, watch  # noqa: E402
 
-COLD_RUNS = 5   # one cold load varies by a few hundred ms on 2 cores: the ratio is of medians
+COLD_RUNS = 6   # one cold load varies by a few hundred ms on 2 cores: the ratio is of medians; even: each
+                # page goes first in half the pairs
 SLIDER_MOVES = 80
 
 BARE_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bare</title>
@@ -119,23 +120,40 @@ def open_demo_page(browser, site: Path, url: str):
     return w
 
 
-def cold_pair(browser, site: Path, url: str) -> tuple[float, float, float, float]:
-    """(bare Pyodide + numpy, first demo live, runtime start, longest main-thread task before live), in ms from
-    navigation start, each in a fresh context. The demo page is opened from a link to a demo (#demo-NAME), so the
-    page lands far down the chapter while Python starts."""
+def bare_load(browser, url: str) -> float:
+    """ms from navigation start to bare Pyodide + numpy ready, in a fresh context."""
     ctx = browser.new_context()
     page = ctx.new_page()
     page.goto(url + "bench-bare/")
     poll(page, "() => document.body.dataset.ms", timeout_ms=180_000)
     bare = float(page.evaluate("() => document.body.dataset.ms"))
     ctx.close()
+    return bare
+
+
+def demo_load(browser, site: Path, url: str) -> tuple[float, float, float]:
+    """(first demo live, runtime start, longest main-thread task before live), in ms from navigation start, in a
+    fresh context. The page is opened from a link to a demo (#demo-NAME), so it lands far down the chapter while
+    Python starts."""
     w = open_demo_page(browser, site, url)
     poll(w.page, "() => document.querySelector('figure.demo[data-demo]').dataset.state === 'live'", timeout_ms=180_000)
     live = w.page.evaluate("() => performance.getEntriesByName('demo-runtime-live')[0].startTime")
     start = w.page.evaluate("() => performance.getEntriesByName('demo-runtime-start')[0].startTime")
     tasks = w.page.evaluate("window.__longtasks") or []
     w.close()
-    return bare, live, start, max((d for s, d in tasks if s <= live), default=0.0)
+    return live, start, max((d for s, d in tasks if s <= live), default=0.0)
+
+
+def cold_pair(browser, site: Path, url: str, bare_first: bool) -> tuple[float, float, float, float]:
+    """(bare Pyodide + numpy, first demo live, runtime start, longest task before live): one of each, in the order
+    asked (the pairs alternate it, so that neither page always follows the other's teardown)."""
+    if bare_first:
+        bare = bare_load(browser, url)
+        live, start, longest = demo_load(browser, site, url)
+    else:
+        live, start, longest = demo_load(browser, site, url)
+        bare = bare_load(browser, url)
+    return bare, live, start, longest
 
 
 def main() -> list[tuple]:
@@ -152,8 +170,8 @@ def main() -> list[tuple]:
         browser = launch_chromium(p)
         try:
             bares, lives, starts, longest = [], [], [], []
-            for _ in range(COLD_RUNS):
-                b, l, s, t = cold_pair(browser, site, url)
+            for i in range(COLD_RUNS):
+                b, l, s, t = cold_pair(browser, site, url, bare_first=i % 2 == 0)
                 bares.append(b), lives.append(l), starts.append(s), longest.append(t)
             bare, live = statistics.median(bares), statistics.median(lives)
             ratio = live / bare
