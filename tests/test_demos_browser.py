@@ -400,6 +400,29 @@ def test_a_link_to_a_demo_starts_python_without_waiting_for_the_figure(browser, 
         w.close()
 
 
+@pytest.mark.parametrize("fragment, early", [("#demo-group-advantage", True), ("", False)])
+def test_a_demo_link_starts_the_worker_before_the_page_modules_load(browser, served_site, fragment, early):
+    """start.js, a classic script in <head>, starts the worker for a reader who came for a demo by itself, before the
+    page's modules (which load as a graph, later) have run: with demos.js withheld, the worker still boots (what it
+    says waits for the page's Runtime) and fetches the runtime. A plain visit starts nothing there."""
+    w = watch(browser, served_site.url)
+    try:
+        w.context.route("**/assets/demos/demos.js*", lambda r: r.abort("blockedbyclient"))
+        w.page.goto(served_site.url + chapters_with_demos(served_site.root)[0] + fragment)
+        poll(w.page, "() => window.demoStart !== undefined", timeout_ms=30_000)
+        if early:
+            poll(w.page, "() => window.demoStart.early.messages.some((m) => m.type === 'stage' && m.stage === 'numpy')",
+                 timeout_ms=120_000, message="the early worker's numpy stage")
+            assert any(u.endswith("pyodide.asm.wasm") for u in w.requests)
+        else:
+            w.page.wait_for_timeout(1000)      # (what must not happen: nothing here starts a worker)
+            assert w.page.evaluate("() => [window.demoStart.startNow, window.demoStart.early]") == [False, None]
+            assert not any("pyodide" in u for u in w.requests)
+        assert w.page.evaluate("() => document.querySelectorAll('figure.demo.js').length") == 0   # not mounted
+    finally:
+        w.close()
+
+
 @pytest.mark.parametrize("in_view", [True, False])
 def test_a_reload_with_a_demo_in_view_starts_python_at_once(browser, served_site, in_view):
     """A reload (or a return through the history) of a page left with a demo near the viewport starts the runtime

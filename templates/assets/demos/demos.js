@@ -1,6 +1,7 @@
 // Entry point of the live demos: one shared Python runtime (worker.mjs) per page, started when the
 // first demo comes near the viewport or is touched, or at once when the page is opened at a demo (#demo-NAME)
-// or reloaded (or returned to through the history) with one in view.
+// or reloaded (or returned to through the history) with one in view: start.js, which runs before this module,
+// makes that decision and starts the worker; the Runtime here takes it over.
 // Each <figure class="demo" data-demo=NAME data-view=URL> is mounted by its own view module (demos/NAME/view.mjs,
 // served as assets/demos/NAME.mjs), imported on demand: there is no list of demos here. Nothing here throws to
 // the console: failures end up in the figures.
@@ -14,26 +15,6 @@ function readJSON(figure, selector, fallback) {
   } catch {
     return fallback;
   }
-}
-
-// the page's runtime settings (sitegen/pipeline.py demo_runtime), in <head>: readable before the body is parsed
-function runtimeSettings() {
-  const node = document.getElementById("demo-runtime");
-  const cfg = node ? JSON.parse(node.textContent) : {};
-  const here = new URL(import.meta.url);
-  const root = new URL(cfg.root || "./", document.baseURI);
-  const indexURL = new URL(cfg.index || "pyodide/", root).href; // absolute: the worker has another base URL
-  return {
-    root,
-    runtime: {
-      mode: cfg.mode || "local",
-      indexURL: indexURL.endsWith("/") ? indexURL : indexURL + "/",
-      integrity: cfg.integrity || {},
-      rootURL: root.href,
-      manifestURL: new URL(`${cfg.manifest || "demos/manifest.json"}${here.search}`, root).href,
-      workerURL: new URL(`./worker.mjs${here.search}`, here).href,
-    },
-  };
 }
 
 async function mountOne(figure, runtime, start, root) {
@@ -55,50 +36,29 @@ async function mountOne(figure, runtime, start, root) {
   figure.addEventListener("focusin", start, { once: true });
 }
 
-// Save-Data, a slow or a cellular connection: the reader chooses to download the runtime (the status line
-// offers it, with its size); nothing starts it by itself.
-export function metered(connection = navigator.connection) {
-  if (!connection) return false;
-  return Boolean(connection.saveData) || ["slow-2g", "2g", "3g"].includes(connection.effectiveType)
-    || connection.type === "cellular";
+// start.js (a classic async script before this module in <head>) has read the page's runtime settings and decided
+// whether Python starts at once (and started it if so); async scripts run in the order they arrive, so wait for it
+// if it has not run yet. Resolves to window.demoStart, or null if start.js could not load.
+function startDecision() {
+  if (window.demoStart) return Promise.resolve(window.demoStart);
+  const script = document.querySelector('script[src*="assets/demos/start.js"]');
+  if (!script) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    script.addEventListener("load", () => resolve(window.demoStart || null), { once: true });
+    script.addEventListener("error", () => resolve(null), { once: true });
+  });
 }
 
-// sessionStorage (this tab): was a demo near the viewport when the reader left this page?
-const IN_VIEW_KEY = "demo-in-view:";
-
-function returningToADemo() {
-  try {
-    const type = performance.getEntriesByType("navigation")[0]?.type;
-    const returning = type === "reload" || type === "back_forward";
-    return returning && sessionStorage.getItem(IN_VIEW_KEY + location.pathname) === "1";
-  } catch {
-    return false; // storage switched off: start on scroll, as for a first visit
-  }
-}
-
-function rememberDemoInView(inView) {
-  try {
-    sessionStorage.setItem(IN_VIEW_KEY + location.pathname, inView ? "1" : "0");
-  } catch {
-    // storage switched off or full: the next visit starts on scroll
-  }
-}
-
-function main() {
-  let settings;
-  try {
-    settings = runtimeSettings();
-  } catch {
-    return; // no usable settings: the figures stay the static build-time ones
-  }
-  const runtime = new Runtime(settings.runtime);
-  runtime.askFirst = metered();
+async function main() {
+  const decided = await startDecision();
+  if (!decided || !decided.settings) return; // no usable settings: the figures stay the static build-time ones
+  const runtime = new Runtime(decided.settings.runtime, decided.bootMessage);
+  runtime.askFirst = decided.askFirst;
   const start = () => { if (!runtime.askFirst) runtime.start(); };
-  // A link to a demo (#demo-NAME, or a shared setup #demo-NAME=...): the reader came for it, so Python starts now,
-  // while the page is still being parsed and laid out, instead of when the figure comes into view.
-  // The same for a reload, or a return through the history, of a page this tab left with a demo in view: the
-  // browser restores that scroll position, but only once the page is laid out.
-  if (/^#demo-[a-z]/.test(location.hash) || returningToADemo()) start();
+  // the reader came for a demo (a link to one, or a reload with one in view): start.js started Python already;
+  // if it could not, start (and report) it here
+  if (decided.early) runtime.adopt(decided.early);
+  else if (decided.startNow) start();
   const margin = 600;
   const near = (f) => {
     const r = f.getBoundingClientRect(); // all zero for a figure not rendered (e.g. hidden at this depth)
@@ -106,11 +66,11 @@ function main() {
   };
   const mountAll = () => {
     const figures = [...document.querySelectorAll("figure.demo[data-demo][data-view]")];
-    for (const figure of figures) mountOne(figure, runtime, start, settings.root);
+    for (const figure of figures) mountOne(figure, runtime, start, decided.settings.root);
     // the observer's rule, checked once now: its first report comes only after the page's first paint (on the long
     // chapter, a third of a second later); asking for the figures' boxes lays the page out now instead
     if (figures.some(near)) start();
-    addEventListener("pagehide", () => rememberDemoInView(figures.some(near)));
+    addEventListener("pagehide", () => decided.rememberDemoInView(figures.some(near)));
     if ("IntersectionObserver" in window) {
       const io = new IntersectionObserver((entries) => {
         if (entries.some((e) => e.isIntersecting)) {

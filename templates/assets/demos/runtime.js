@@ -1,5 +1,6 @@
 // The page's one Python runtime: a module Web Worker running Pyodide (see worker.mjs).
-// Started on demand (start()), reports named stages to listeners, answers calls with a timeout,
+// Started on demand (start()), or takes over the worker start.js started early (adopt()), reports named stages
+// to listeners, answers calls with a timeout,
 // and restarts itself if a call never returns (e.g. an infinite loop in code the reader edited).
 // The worker restores the runtime from a memory snapshot (in the origin private file system) when it has one
 // (stage label "Python runtime (from cache)"); if Pyodide rejects a snapshot, the worker asks for a fresh start
@@ -20,9 +21,11 @@ const BOOT_TIMEOUT_MS = 120000;
 const CACHES_AFTER_LIVE_MS = 5000;
 
 export class Runtime {
-  // config: {mode, indexURL (absolute), integrity, rootURL (absolute, ends with /), manifestURL, workerURL}
-  constructor(config) {
+  // config: {mode, indexURL (absolute), integrity, rootURL (absolute, ends with /), manifestURL, workerURL};
+  // bootMessage(config, snapshot): the worker's "boot" message (start.js, which may have started a worker already)
+  constructor(config, bootMessage) {
     this.config = config;
+    this.bootMessage = bootMessage;
     this.worker = null;
     this.stage = "static"; // static | runtime | numpy | code | live | error
     this.source = null; // "snapshot" when the runtime came from the cached memory snapshot
@@ -78,6 +81,26 @@ export class Runtime {
       this.setStage("error", { stage: "runtime", message: "this browser cannot start a module worker" });
       return;
     }
+    this.attach(worker);
+    this.setStage("runtime");
+    // the worker reads the build's manifest (demos/manifest.json) and loads every file it lists
+    worker.postMessage(this.bootMessage(this.config, snapshot));
+  }
+
+  // take over the worker start.js started before this module had loaded ({worker, at, messages, error}): what it
+  // has said so far is replayed in order
+  adopt(early) {
+    if (this.worker) return;
+    this.source = null;
+    this.startedAt = early.at;
+    performance.mark("demo-runtime-start", { startTime: early.at });
+    this.attach(early.worker);
+    this.setStage("runtime");
+    for (const msg of early.messages) this.receive(msg);
+    if (early.error) this.fail("runtime", early.error);
+  }
+
+  attach(worker) {
     this.worker = worker;
     worker.onmessage = (event) => this.receive(event.data);
     worker.onerror = (event) => {
@@ -86,10 +109,6 @@ export class Runtime {
     };
     worker.onmessageerror = () => this.fail(this.stage, "a message could not be read");
     this.bootTimer = setTimeout(() => this.fail(this.stage, "loading took too long"), BOOT_TIMEOUT_MS);
-    this.setStage("runtime");
-    // the worker reads the build's manifest (demos/manifest.json) and loads every file it lists
-    worker.postMessage({ type: "boot", indexURL: this.config.indexURL, integrity: this.config.integrity,
-      manifestURL: this.config.manifestURL, rootURL: this.config.rootURL, snapshot });
   }
 
   receive(msg) {
