@@ -49,7 +49,14 @@ function startDecision() {
   });
 }
 
+// resolves once the body is parsed (this module is async: it may run before)
+function bodyParsed() {
+  if (document.readyState !== "loading") return Promise.resolve();
+  return new Promise((resolve) => document.addEventListener("DOMContentLoaded", resolve, { once: true }));
+}
+
 async function main() {
+  const parsed = bodyParsed(); // listening from now: the figures are mounted in DOMContentLoaded's own task
   const decided = await startDecision();
   if (!decided || !decided.settings) return; // no usable settings: the figures stay the static build-time ones
   const runtime = new Runtime(decided.settings.runtime, decided.bootMessage);
@@ -81,9 +88,8 @@ async function main() {
       figures.forEach((f) => io.observe(f));
     }
   };
-  // async script: it may run before the body is parsed; the figures are mounted once it is
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountAll, { once: true });
-  else mountAll();
+  await parsed;
+  mountAll();
 }
 
 main();
