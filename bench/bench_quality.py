@@ -256,7 +256,8 @@ def one_profile(pw, url: str, mbit: float | None) -> dict:
             offsite = [u for u in requests if not u.startswith(url) and not u.startswith(("blob:", "data:"))]
             if offsite:
                 raise RuntimeError(f"the self-hosted page requested {offsite[:3]}")
-            return {"cold": cold, "warm": warm, "cold_polled": cold_polled, "warm_polled": warm_polled, "boot_tasks": boot_tasks, "load_tasks": load_tasks,
+            return {"cold": cold, "warm": warm, "cold_polled": cold_polled, "warm_polled": warm_polled,
+                    "boot_tasks": boot_tasks, "load_tasks": load_tasks,
                     "live_tasks": live_tasks, "cold_stages": cold_stages, "warm_stages": warm_stages,
                     "boot_ms": (live - start) if start is not None and live is not None else None,
                     "cold_requests": cold_requests, "warm_requests": len(StaticHost.hits),
